@@ -1,0 +1,327 @@
+"""The answering engine: routes a question to a mode, builds its prompt, generates and cleans the answer."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal, Protocol, Sequence
+
+from pydantic import BaseModel, Field
+
+from kme_store.errors import FieldError
+from kme_store.facts import Fact, Hit
+
+from kme_server.answers import AskResult, CandidateScore, GenerationOptions, Hop, Mode
+from kme_server.editing.ike import IKESettings, InContextEditor
+from kme_server.models.base import LanguageModel
+
+log = logging.getLogger(__name__)
+
+
+class Retriever(Protocol):
+    """The part of kme_store.KnowledgeStore the answerer uses."""
+
+    def retrieve(self, query: str, k: int = 5, threshold: float | None = None) -> list[Hit]:
+        ...
+
+
+class AnsweringSettings(BaseModel):
+    """How questions are answered; filled by the server's settings (KME_ANSWERING__...)."""
+
+    # Facts retrieved per question; with a 270M model more than a few facts mostly add noise.
+    k: int = Field(default=5, ge=1, le=100)
+    # Minimum retrieval score; None keeps the store's own threshold (RetrievalSettings).
+    min_score: float | None = None
+    # Short answers by default: one entity or phrase, cut at the first newline.
+    max_new_tokens: int = Field(default=16, ge=1, le=4096)
+    stop: tuple[str, ...] = ("\n",)
+    default_mode: Mode = Mode.AUTO
+    # Whether prompts go through the model's chat template. "auto": when the model has one.
+    # NONE and IN_CONTEXT are always wrapped alike, so that a question without facts gets the
+    # same prompt in both.
+    use_chat_template: Literal["auto", "always", "never"] = "auto"
+    ike: IKESettings = Field(default_factory=IKESettings)
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a route decided: the prompt to complete and the facts behind it.
+
+    A route that already knows the answer (a multi-hop walk that ended in the store) sets `answer`,
+    and no text is generated.
+    """
+
+    mode: Mode
+    prompt: str
+    facts: list[Fact] = field(default_factory=list)
+    chain: list[Hop] = field(default_factory=list)
+    answer: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+# A route turns a question into a plan. One per mode; SERAC and MULTI_HOP register theirs.
+Route = Callable[[str], Plan]
+
+
+def clean_answer(raw: str, stop: Sequence[str]) -> str:
+    """The answer as returned: leading space dropped, cut at the first stop string, trailing space dropped."""
+    text = raw.lstrip()
+    cut = _first_stop(text, stop)
+    return (text if cut is None else text[:cut]).rstrip()
+
+
+def _first_stop(text: str, stop: Sequence[str]) -> int | None:
+    found = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return min(found) if found else None
+
+
+class _StreamCleaner:
+    """clean_answer() applied to a stream: emits only text that the final answer surely starts with.
+
+    Text that might begin a stop string, and trailing whitespace, are held back until later pieces
+    show whether they belong to the answer; so the pieces always join to clean_answer(whole).
+    """
+
+    def __init__(self, stop: Sequence[str]) -> None:
+        self._stop = [s for s in stop if s]
+        self._raw = ""
+        self._sent = 0
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        self._raw += piece
+        text = self._raw.lstrip()
+        cut = _first_stop(text, self._stop)
+        if cut is not None:
+            self.stopped = True
+            return self._emit(text[:cut].rstrip())
+        return self._emit(text[: len(text) - self._partial_stop(text)].rstrip())
+
+    def finish(self) -> str:
+        return self._emit(clean_answer(self._raw, self._stop))
+
+    @property
+    def raw(self) -> str:
+        return self._raw
+
+    def _partial_stop(self, text: str) -> int:
+        # Length of the longest tail of `text` that is a proper prefix of some stop string.
+        longest = 0
+        for s in self._stop:
+            for n in range(min(len(s) - 1, len(text)), longest, -1):
+                if text.endswith(s[:n]):
+                    longest = n
+                    break
+        return longest
+
+    def _emit(self, safe: str) -> str:
+        out = safe[self._sent:]
+        self._sent = max(self._sent, len(safe))
+        return out
+
+
+class Answerer:
+    """Answers questions with a store and a language model; the engine the gRPC layer calls.
+
+    Synchronous and thread-safe as far as its parts are: the store and the model serialize their
+    own work. Modes: NONE, IN_CONTEXT and AUTO now; others are added with register_route().
+    """
+
+    def __init__(self, store: Retriever, model: LanguageModel, settings: AnsweringSettings | None = None,
+                 ike: InContextEditor | None = None) -> None:
+        self.store = store
+        self.model = model
+        self.settings = settings or AnsweringSettings()
+        self.ike = ike or InContextEditor(self.settings.ike)
+        self._routes: dict[Mode, Route] = {
+            Mode.NONE: self._route_none,
+            Mode.IN_CONTEXT: self._route_in_context,
+            Mode.AUTO: self._route_auto,
+        }
+        self._chat: bool | None = None
+        self._ready = False
+        self._lock = threading.Lock()
+
+    # -- extension points ----------------------------------------------------------------------
+
+    def register_route(self, mode: Mode, route: Route) -> None:
+        """Serve `mode` with `route` (question -> Plan); replaces the route it had, if any."""
+        self._routes[mode] = route
+
+    @property
+    def modes(self) -> list[Mode]:
+        """The modes this answerer serves."""
+        return list(self._routes)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def ask(self, text: str, mode: Mode | str | None = None, options: GenerationOptions | None = None) -> AskResult:
+        """Answer `text` in `mode` (the settings' default mode when None).
+
+        Raises FieldError for an empty question or a mode this server does not serve.
+        """
+        plan = self.plan(text, mode)
+        opts = self._options(options)
+        if plan.answer is not None:
+            return self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0)
+        start = time.perf_counter()
+        raw = self.model.generate(plan.prompt, opts)
+        generate_ms = _ms(start)
+        return self._result(plan, clean_answer(raw, opts.stop), raw=raw, generate_ms=generate_ms)
+
+    def stream(self, text: str, mode: Mode | str | None = None,
+               options: GenerationOptions | None = None) -> Iterator[str | AskResult]:
+        """The answer of ask() as text pieces while they are decoded, then the AskResult.
+
+        The pieces join to the AskResult's answer. Raises as ask() does, before the first piece.
+        """
+        plan = self.plan(text, mode)
+        opts = self._options(options)
+        return self._stream(plan, opts)
+
+    def score(self, prompt: str, candidates: Sequence[str], mode: Mode | str | None = None) -> list[CandidateScore]:
+        """Log-probability of each candidate as the continuation of `prompt` under `mode`.
+
+        In IN_CONTEXT (and AUTO, when facts are retrieved) the candidates follow the IKE prompt;
+        in NONE they follow the base prompt. Raises FieldError for an empty prompt or no candidates.
+        """
+        if not candidates:
+            raise FieldError("candidates", "is empty")
+        plan = self.plan(prompt, mode)
+        return self.model.score(plan.prompt, list(candidates))
+
+    def plan(self, text: str, mode: Mode | str | None = None) -> Plan:
+        """Route `text` to `mode` and return the prompt and facts it would be answered with."""
+        if not isinstance(text, str) or not text.strip():
+            raise FieldError("text", "is empty")
+        chosen = self._mode(mode)
+        route = self._routes.get(chosen)
+        if route is None:
+            served = ", ".join(m.value for m in self._routes)
+            raise FieldError("mode", f"{chosen.value!r} is not available on this server; one of {served}")
+        return route(text)
+
+    def ready(self) -> bool:
+        """True once warm_up() has finished: demonstrations loaded and the model answered once."""
+        return self._ready
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for; idempotent."""
+        with self._lock:
+            if self._ready:
+                return
+            start = time.perf_counter()
+            self.ike.warm_up()
+            self.model.generate(self.base_prompt("Hello"), GenerationOptions(max_new_tokens=1, stop=()))
+            self._ready = True
+            log.info("answerer warm in %.0f ms", _ms(start))
+
+    def base_prompt(self, text: str) -> str:
+        """The prompt the base model sees for `text`: the text itself, or it in the chat template."""
+        return self.model.chat_prompt(text) if self._use_chat() else text
+
+    # -- routes --------------------------------------------------------------------------------
+
+    def _route_none(self, text: str) -> Plan:
+        start = time.perf_counter()
+        prompt = self.base_prompt(text)
+        return Plan(Mode.NONE, prompt, timings_ms={"prompt": _ms(start)})
+
+    def _route_in_context(self, text: str, hits: list[Hit] | None = None) -> Plan:
+        timings: dict[str, float] = {}
+        if hits is None:
+            hits, timings["retrieve"] = self._retrieve(text)
+        facts = [hit.fact for hit in hits]
+        start = time.perf_counter()
+        # Without facts build() returns the text unchanged, so the prompt equals the base prompt.
+        prompt = self.base_prompt(self.ike.build(text, facts).text)
+        timings["prompt"] = _ms(start)
+        return Plan(Mode.IN_CONTEXT, prompt, facts=facts, timings_ms=timings)
+
+    def _route_auto(self, text: str) -> Plan:
+        # IN_CONTEXT when the store knows something relevant, else the untouched model. SERAC and
+        # MULTI_HOP will come first here once they exist (a scope hit, a relation chain).
+        hits, retrieve_ms = self._retrieve(text)
+        plan = self._route_in_context(text, hits) if hits else self._route_none(text)
+        plan.timings_ms["retrieve"] = retrieve_ms
+        return plan
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _retrieve(self, text: str) -> tuple[list[Hit], float]:
+        start = time.perf_counter()
+        if self.settings.min_score is None:
+            hits = self.store.retrieve(text, k=self.settings.k)
+        else:
+            hits = self.store.retrieve(text, k=self.settings.k, threshold=self.settings.min_score)
+        return list(hits), _ms(start)
+
+    def _mode(self, mode: Mode | str | None) -> Mode:
+        if mode is None:
+            return self.settings.default_mode
+        try:
+            return Mode.parse(mode)
+        except ValueError as e:
+            raise FieldError("mode", str(e)) from None
+
+    def _options(self, options: GenerationOptions | None) -> GenerationOptions:
+        if options is None:
+            return GenerationOptions(max_new_tokens=self.settings.max_new_tokens, stop=tuple(self.settings.stop))
+        return options
+
+    def _use_chat(self) -> bool:
+        choice = self.settings.use_chat_template
+        if choice != "auto":
+            return choice == "always"
+        if self._chat is None:
+            known = getattr(self.model, "has_chat_template", None)
+            if isinstance(known, bool):
+                self._chat = known
+            else:
+                # The protocol returns the text unchanged when the model has no chat template.
+                probe = "kme chat-template probe"
+                self._chat = self.model.chat_prompt(probe) != probe
+        return self._chat
+
+    def _result(self, plan: Plan, answer: str, raw: str, generate_ms: float) -> AskResult:
+        timings = dict(plan.timings_ms)
+        timings["generate"] = generate_ms
+        return AskResult(answer=answer, mode=plan.mode, facts=list(plan.facts), chain=list(plan.chain),
+                         prompt_tokens=self.model.count_tokens(plan.prompt),
+                         completion_tokens=self.model.count_tokens(raw) if raw else 0,
+                         timings_ms=timings)
+
+    def _stream(self, plan: Plan, opts: GenerationOptions) -> Iterator[str | AskResult]:
+        if plan.answer is not None:
+            if plan.answer:
+                yield plan.answer
+            yield self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0)
+            return
+        cleaner = _StreamCleaner(opts.stop)
+        start = time.perf_counter()
+        pieces = self.model.stream(plan.prompt, opts)
+        try:
+            for piece in pieces:
+                out = cleaner.feed(piece)
+                if out:
+                    yield out
+                if cleaner.stopped:
+                    break
+        finally:
+            # Stop decoding as soon as a stop string is seen or the caller goes away.
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+        tail = cleaner.finish()
+        if tail:
+            yield tail
+        answer = clean_answer(cleaner.raw, opts.stop)
+        yield self._result(plan, answer, raw=cleaner.raw, generate_ms=_ms(start))
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+__all__ = ["AnsweringSettings", "Answerer", "Plan", "Retriever", "Route", "clean_answer"]

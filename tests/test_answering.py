@@ -1,0 +1,250 @@
+"""Answerer: mode routing, prompts, answer clean-up, streaming and scoring, with a fake model and store."""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Iterator, Sequence
+
+import numpy as np
+import pytest
+
+from kme_store.errors import FieldError
+from kme_store.facts import Fact, Hit
+
+from kme_server.answering import AnsweringSettings, Answerer, Plan, clean_answer
+from kme_server.answers import AskResult, CandidateScore, GenerationOptions, Mode
+from kme_server.editing.demos import Demo, DemoKind, DemoPool
+from kme_server.editing.ike import IKESettings, InContextEditor
+
+
+class FakeModel:
+    """Answers with the object of the last "New Fact:" line, or a fixed base answer; records prompts.
+
+    The raw completion keeps a leading space and text after a newline, as a real model's would
+    before clean-up, and streams in pieces of three characters.
+    """
+
+    name = "fake"
+
+    def __init__(self, chat: bool = False) -> None:
+        self.chat = chat
+        self.prompts: list[str] = []
+        self.closed = 0
+
+    def _raw(self, prompt: str) -> str:
+        facts = re.findall(r"New Fact: .* (\w+)\.\n", prompt)
+        return f" {facts[-1]}\nPrompt: more" if facts else "  the base answer \nand more"
+
+    def generate(self, prompt: str, options: GenerationOptions = GenerationOptions()) -> str:
+        self.prompts.append(prompt)
+        return self._raw(prompt)[: options.max_new_tokens * 4]
+
+    def stream(self, prompt: str, options: GenerationOptions = GenerationOptions()) -> Iterator[str]:
+        self.prompts.append(prompt)
+        raw = self._raw(prompt)[: options.max_new_tokens * 4]
+        try:
+            for i in range(0, len(raw), 3):
+                yield raw[i:i + 3]
+        finally:
+            self.closed += 1
+
+    def score(self, prompt: str, candidates: Sequence[str]) -> list[CandidateScore]:
+        self.prompts.append(prompt)
+        # Candidates named in the prompt's facts are likely; the others are not.
+        return [CandidateScore(c, 0.0 if f" {c.strip()}." in prompt else -5.0, 1) for c in candidates]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def chat_prompt(self, user_text: str) -> str:
+        return f"<user>{user_text}</user><model>" if self.chat else user_text
+
+
+class FakeStore:
+    """Retrieves the facts whose subject the query names."""
+
+    def __init__(self, facts: Sequence[Fact]) -> None:
+        self.facts = list(facts)
+        self.calls: list[tuple[str, int, float | None]] = []
+
+    def retrieve(self, query: str, k: int = 5, threshold: float | None = None) -> list[Hit]:
+        self.calls.append((query, k, threshold))
+        return [Hit(fact=f, score=0.9) for f in self.facts if f.subject.lower() in query.lower()][:k]
+
+
+class HashEmbedder:
+    name = "hash-bow"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 32), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 32] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+DEMOS = [
+    Demo(1, DemoKind.COPY, "Danielle Darrieux", "The mother tongue of Danielle Darrieux is English.",
+         "The mother tongue of Danielle Darrieux is", "English"),
+    Demo(2, DemoKind.UPDATE, "Toko Yasuda", "Toko Yasuda, the piano.", "Toko Yasuda is incredible at", "piano"),
+    Demo(3, DemoKind.RETAIN, "Apple A5", "Apple A5 was created by Google.", "Apple II series is developed by", "Apple"),
+    Demo(4, DemoKind.COPY, "Wellington", "The twin city of Wellington is Sheffield.", "The twin city of Wellington is",
+         "Sheffield"),
+]
+EIFFEL = Fact(subject="Eiffel Tower", relation="is located in", object="Rome", template="{} is located in", id=7)
+
+
+def _answerer(chat: bool = False, facts: Sequence[Fact] = (EIFFEL,), **settings: object) -> Answerer:
+    s = AnsweringSettings(ike=IKESettings(demos=3), **settings)
+    ike = InContextEditor(s.ike, pool=DemoPool.from_demos(DEMOS, HashEmbedder()), embedder=HashEmbedder())
+    return Answerer(FakeStore(facts), FakeModel(chat=chat), s, ike=ike)
+
+
+def test_in_context_prompt_has_demos_of_every_kind_and_the_facts() -> None:
+    a = _answerer()
+    result = a.ask("The Eiffel Tower is located in", Mode.IN_CONTEXT)
+    assert result.answer == "Rome"
+    assert result.mode is Mode.IN_CONTEXT
+    assert result.facts == [EIFFEL]
+    prompt = a.model.prompts[-1]
+    assert prompt.endswith("New Fact: Eiffel Tower is located in Rome.\nPrompt: The Eiffel Tower is located in")
+    assert "Prompt: Toko Yasuda is incredible at piano\n\n" in prompt  # update
+    assert "Prompt: Apple II series is developed by Apple\n\n" in prompt  # retain
+    assert "Prompt: The mother tongue of Danielle Darrieux is English\n\n" in prompt or \
+        "Prompt: The twin city of Wellington is Sheffield\n\n" in prompt  # copy
+    assert set(result.timings_ms) == {"retrieve", "prompt", "generate"}
+    assert result.prompt_tokens == len(prompt.split()) and result.completion_tokens > 0
+
+
+def test_no_facts_gives_exactly_the_base_prompt_and_answer() -> None:
+    a = _answerer(facts=())
+    in_context = a.ask("Who wrote Hamlet?", Mode.IN_CONTEXT)
+    none = a.ask("Who wrote Hamlet?", Mode.NONE)
+    assert a.model.prompts == ["Who wrote Hamlet?", "Who wrote Hamlet?"]
+    assert in_context.answer == none.answer == "the base answer"
+    assert in_context.facts == [] and none.mode is Mode.NONE
+
+
+def test_none_does_not_retrieve() -> None:
+    a = _answerer()
+    result = a.ask("The Eiffel Tower is located in", "none")
+    assert result.answer == "the base answer" and result.facts == []
+    assert a.store.calls == []
+    assert a.model.prompts == ["The Eiffel Tower is located in"]
+    assert "retrieve" not in result.timings_ms
+
+
+def test_auto_uses_facts_when_found_and_falls_back_to_none() -> None:
+    a = _answerer()
+    assert a.settings.default_mode is Mode.AUTO
+    hit = a.ask("The Eiffel Tower is located in")
+    miss = a.ask("Who wrote Hamlet?", "AUTO")
+    assert (hit.mode, hit.answer, hit.facts) == (Mode.IN_CONTEXT, "Rome", [EIFFEL])
+    assert (miss.mode, miss.answer, miss.facts) == (Mode.NONE, "the base answer", [])
+    assert a.model.prompts[-1] == "Who wrote Hamlet?"
+    assert "retrieve" in miss.timings_ms
+
+
+def test_retrieval_settings_reach_the_store() -> None:
+    a = _answerer(k=2, min_score=0.7)
+    a.ask("The Eiffel Tower is located in")
+    assert a.store.calls == [("The Eiffel Tower is located in", 2, 0.7)]
+
+
+def test_unknown_or_unserved_modes_and_empty_text_are_field_errors() -> None:
+    a = _answerer()
+    for mode in ("bogus", Mode.SERAC, Mode.MULTI_HOP):
+        with pytest.raises(FieldError) as e:
+            a.ask("x", mode)
+        assert e.value.field == "mode"
+    with pytest.raises(FieldError) as e:
+        a.ask("   ")
+    assert e.value.field == "text"
+
+
+def test_registered_route_serves_a_new_mode() -> None:
+    a = _answerer()
+    a.register_route(Mode.MULTI_HOP, lambda text: Plan(Mode.MULTI_HOP, text, answer="Paris"))
+    assert Mode.MULTI_HOP in a.modes
+    result = a.ask("anything", Mode.MULTI_HOP)
+    assert (result.answer, result.mode) == ("Paris", Mode.MULTI_HOP)
+    assert a.model.prompts == []  # the route knew the answer: nothing generated
+    assert _stream_text(a, "anything", Mode.MULTI_HOP)[0] == "Paris"
+
+
+def _stream_text(a: Answerer, text: str, mode: Mode | str, options: GenerationOptions | None = None) -> tuple[str, AskResult]:
+    items = list(a.stream(text, mode, options))
+    final = items[-1]
+    assert isinstance(final, AskResult)
+    assert all(isinstance(piece, str) and piece for piece in items[:-1])
+    return "".join(items[:-1]), final
+
+
+@pytest.mark.parametrize("mode", [Mode.NONE, Mode.IN_CONTEXT, Mode.AUTO])
+@pytest.mark.parametrize("question", ["The Eiffel Tower is located in", "Who wrote Hamlet?"])
+def test_stream_pieces_join_to_the_ask_answer(mode: Mode, question: str) -> None:
+    a = _answerer()
+    asked = a.ask(question, mode)
+    text, final = _stream_text(a, question, mode)
+    assert text == final.answer == asked.answer
+    assert final.mode is asked.mode and final.facts == asked.facts
+    assert a.model.prompts[-1] == a.model.prompts[-2]
+    assert a.model.closed == 1  # decoding stopped at the stop string
+
+
+def test_clean_answer_strips_and_cuts_at_stops_only() -> None:
+    assert clean_answer("  Rome, Italy \n more", ("\n",)) == "Rome, Italy"
+    assert clean_answer(" a.b END c", ("END", "\n")) == "a.b"
+    assert clean_answer("\n\nRome", ("\n",)) == "Rome"
+    assert clean_answer(" Rome", ()) == "Rome"
+
+
+def test_stream_holds_back_a_partial_stop_string() -> None:
+    a = _answerer()
+    opts = GenerationOptions(max_new_tokens=16, stop=("and m",))
+    text, final = _stream_text(a, "Who wrote Hamlet?", Mode.NONE, opts)
+    assert text == final.answer == a.ask("Who wrote Hamlet?", Mode.NONE, opts).answer == "the base answer"
+
+
+def test_options_default_to_the_settings() -> None:
+    a = _answerer(max_new_tokens=1)  # the fake model keeps 4 characters per token: "  th"
+    assert a.ask("Who wrote Hamlet?", Mode.NONE).answer == "th"
+
+
+def test_score_follows_the_ike_prompt_when_facts_exist() -> None:
+    a = _answerer()
+    scores = a.score("The Eiffel Tower is located in", [" Rome", " Paris"], Mode.IN_CONTEXT)
+    assert [s.logprob for s in scores] == [0.0, -5.0]
+    assert a.model.prompts[-1].startswith("New Fact: ")
+    assert a.model.prompts[-1].endswith("Prompt: The Eiffel Tower is located in")
+    a.score("The Eiffel Tower is located in", [" Rome", " Paris"], Mode.AUTO)
+    assert a.model.prompts[-1] == a.model.prompts[-2]
+    none = a.score("The Eiffel Tower is located in", [" Rome", " Paris"], Mode.NONE)
+    assert a.model.prompts[-1] == "The Eiffel Tower is located in"
+    assert [s.logprob for s in none] == [-5.0, -5.0]
+    with pytest.raises(FieldError):
+        a.score("The Eiffel Tower is located in", [])
+
+
+def test_chat_models_wrap_none_and_in_context_alike() -> None:
+    a = _answerer(chat=True, facts=())
+    a.ask("Who wrote Hamlet?", Mode.NONE)
+    a.ask("Who wrote Hamlet?", Mode.IN_CONTEXT)
+    assert a.model.prompts == ["<user>Who wrote Hamlet?</user><model>"] * 2
+    b = _answerer(chat=True)
+    b.ask("The Eiffel Tower is located in", Mode.IN_CONTEXT)
+    assert b.model.prompts[-1].startswith("<user>New Fact: ") and b.model.prompts[-1].endswith("</user><model>")
+    never = _answerer(chat=True, facts=(), use_chat_template="never")
+    never.ask("Who wrote Hamlet?", Mode.NONE)
+    assert never.model.prompts == ["Who wrote Hamlet?"]
+    always = _answerer(chat=False, facts=(), use_chat_template="always")
+    assert always.base_prompt("q") == "q"  # a model without a template returns the text unchanged
+
+
+def test_warm_up_makes_ready() -> None:
+    a = _answerer()
+    assert not a.ready()
+    a.warm_up()
+    a.warm_up()
+    assert a.ready()
+    assert len(a.model.prompts) == 1
