@@ -63,7 +63,8 @@ class Fact:
         """The fact as one English sentence, from the cloze template when there is one."""
         if self.template:
             return f"{self.template.format(self.subject).rstrip()} {self.object}."
-        return f"{self.subject} {self.relation} {self.object}."
+        # Wikidata labels name the attribute ("country of citizenship"), so this reads well.
+        return f"The {self.relation} of {self.subject} is {self.object}."
 
     def with_store_fields(self, **changes: Any) -> Fact:
         return replace(self, **changes)

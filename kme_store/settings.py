@@ -32,8 +32,8 @@ class RetrievalSettings(BaseModel):
     w_subject: float = 0.5
     w_relation: float = 0.3
     w_similarity: float = 0.2
-    # A fuzzy (embedding) mention of an entity counts only above this cosine similarity.
-    fuzzy_mention_min: float = 0.8
+    # A near-miss mention ("Marc Cherrys") counts only above this trigram similarity to the name.
+    fuzzy_mention_min: float = 0.6
     # Entity names of at most this many characters match only with the same letter case, so that
     # the alias "US" is not found in "tell us".
     case_sensitive_below: int = 4

@@ -1,0 +1,484 @@
+"""KnowledgeStore: the one class users touch. It keeps storage, graph and index consistent."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from kme_store.embedder import Embedder, SentenceTransformerEmbedder
+from kme_store.errors import FieldError, ImportAborted, NotFoundError
+from kme_store.facts import (EditRequest, Fact, FactStatus, Hit, ImportSummary, LineError, Limits, coerce_fact,
+                             normalize_name)
+from kme_store.graph import KnowledgeGraph
+from kme_store.history import add_fact, undo_fact
+from kme_store.index import VectorIndex, create_index, load_index
+from kme_store.lock import WriterLock
+from kme_store.retrieval import Retriever
+from kme_store.settings import StoreSettings
+from kme_store.storage import FactRow, RelationRow, SQLiteStorage
+from kme_store.vectors import RelationVectors, embed_missing_subjects, fact_vectors, relation_phrase
+
+log = logging.getLogger(__name__)
+
+FactInput = Fact | EditRequest | Mapping[str, Any]
+Progress = Callable[[int], None]
+
+_DB = "facts.sqlite3"
+_GRAPH = "graph.pickle"
+_INDEX = "index.faiss"
+_SNAPSHOT = "snapshot.json"
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    """Ids of the facts an add() stored or found already stored, in input order, and the batch."""
+
+    ids: list[int]
+    batch_id: str
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    facts: int  # current facts
+    total_facts: int  # every fact ever stored, history included
+    entities: int
+    relations: int
+    batches: int
+    by_status: dict[str, int] = field(default_factory=dict)
+    index_kind: str = "flat"
+    index_size: int = 0
+    graph_edges: int = 0
+
+
+def _new_batch_id(prefix: str = "batch") -> str:
+    return f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+class KnowledgeStore:
+    """A durable store of facts with a knowledge graph and a vector index over them.
+
+    SQLite is the source of truth; the graph and the index are derived from it, saved on close,
+    and on open brought up to date by replaying what changed since they were saved (or rebuilt
+    when they disagree with it). One process at a time may open a store for writing; every
+    method is safe to call from several threads.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], settings: StoreSettings | None = None, *,
+                 read_only: bool = False, embedder: Embedder | None = None) -> None:
+        self.path = Path(path)
+        self.settings = settings or StoreSettings()
+        self.read_only = read_only
+        self._limits = Limits(max_field_chars=self.settings.max_field_chars)
+        self._lock = threading.RLock()
+        self._writer: WriterLock | None = None
+        if read_only:
+            if not (self.path / _DB).exists():
+                raise NotFoundError(f"no store at {self.path}")
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._writer = WriterLock(self.path)
+            self._writer.acquire()
+        try:
+            self._storage = SQLiteStorage(self.path / _DB, read_only=read_only)
+            self._embedder = embedder or SentenceTransformerEmbedder(
+                self.settings.embedding_model, self.settings.embedding_device, self.settings.embedding_batch_size)
+            self._apply_relation_settings()
+            self._relations = RelationVectors(self._embedder.dim)
+            for row, vec in self._storage.relations():
+                self._relations.set(row.id, vec)
+            self._graph, self._index = self._open_views()
+            self._retriever = Retriever(self._storage, self._graph, self._index, self._embedder, self._relations,
+                                        self.settings.retrieval)
+        except BaseException:
+            if self._writer:
+                self._writer.release()
+            raise
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> KnowledgeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._storage.count(FactStatus.CURRENT)
+
+    def close(self) -> None:
+        """Save the graph and index for a fast next open, and release the store."""
+        with self._lock:
+            if getattr(self, "_closed", True):
+                return
+            try:
+                if not self.read_only:
+                    self.snapshot()
+            finally:
+                self._storage.close()
+                if self._writer:
+                    self._writer.release()
+                self._closed = True
+
+    def snapshot(self) -> None:
+        """Write the graph and the index to disk, stamped with the change number they reflect."""
+        with self._lock:
+            seq = self._storage.last_seq()
+            self._graph.save(self.path / _GRAPH)
+            self._index.save(self.path / _INDEX)
+            meta = {"seq": seq, "dim": self._embedder.dim, "embedding_model": self._embedding_id(),
+                    "trained_size": getattr(self._index, "_trained_size", 0)}
+            # Written last: a crash before this line leaves the previous stamp, and replaying
+            # from an older change number is harmless (replay is idempotent).
+            tmp = self.path / (_SNAPSHOT + ".tmp")
+            tmp.write_text(json.dumps(meta))
+            os.replace(tmp, self.path / _SNAPSHOT)
+
+    def _embedding_id(self) -> str:
+        return self.settings.embedding_model or "all-MiniLM-L6-v2"
+
+    def _open_views(self) -> tuple[KnowledgeGraph, VectorIndex]:
+        """Load graph and index from their snapshot, replay later changes, verify, repair."""
+        snap_path = self.path / _SNAPSHOT
+        graph, index, seq = None, None, 0
+        if snap_path.exists():
+            try:
+                meta = json.loads(snap_path.read_text())
+                if meta.get("embedding_model") == self._embedding_id() and meta.get("dim") == self._embedder.dim:
+                    graph = KnowledgeGraph.load(self.path / _GRAPH)
+                    index = load_index(self.path / _INDEX, self._embedder.dim, self.settings.index,
+                                       int(meta.get("trained_size", 0)))
+                    seq = int(meta["seq"])
+                else:
+                    log.warning("%s: snapshot made with another embedding model; rebuilding", self.path)
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                log.warning("%s: unreadable snapshot (%s); rebuilding graph and index", self.path, exc)
+                graph, index, seq = None, None, 0
+        if graph is None or index is None:
+            graph, index, seq = KnowledgeGraph(), create_index(self._embedder.dim, self.settings.index), 0
+        self._replay(graph, index, seq)
+        current = self._storage.count(FactStatus.CURRENT)
+        if len(graph) != current or len(index) != current:
+            log.warning("%s: graph (%d edges) or index (%d) disagrees with storage (%d current facts); repairing",
+                        self.path, len(graph), len(index), current)
+            graph, index = KnowledgeGraph(), create_index(self._embedder.dim, self.settings.index)
+            self._replay(graph, index, 0, full=True)
+        return graph, index
+
+    def _replay(self, graph: KnowledgeGraph, index: VectorIndex, since: int, full: bool = False) -> None:
+        rows_iter = self._storage.current_rows() if full else self._storage.changed_since(since)
+        batch: list[FactRow] = []
+        for row in rows_iter:
+            batch.append(row)
+            if len(batch) >= 10_000:
+                self._apply(batch, graph, index)
+                batch = []
+        self._apply(batch, graph, index)
+
+    def _apply(self, rows: Sequence[FactRow], graph: KnowledgeGraph | None = None,
+               index: VectorIndex | None = None) -> None:
+        """Make graph and index reflect the status of these facts."""
+        graph = graph if graph is not None else self._graph
+        index = index if index is not None else self._index
+        if not rows:
+            return
+        graph.apply(rows)
+        gone = np.array([r.id for r in rows if r.status != "current"], dtype=np.int64)
+        index.remove(gone)
+        live = [r for r in rows if r.status == "current"]
+        if live:
+            subjects = [r.subject_id for r in live]
+            # Only a crash between a commit and its embeddings leaves subjects unembedded.
+            if not self.read_only and self._storage.entities_without_vec(subjects):
+                with self._storage.transaction():
+                    embed_missing_subjects(self._storage, self._embedder, subjects)
+            vecs = self._storage.entity_vecs([r.subject_id for r in live])
+            live = [r for r in live if r.subject_id in vecs]
+            index.upsert(np.array([r.id for r in live], np.int64), fact_vectors(live, vecs, self._relations))
+
+    def _apply_relation_settings(self) -> None:
+        if self.read_only:
+            return
+        with self._storage.transaction():
+            for key in self.settings.multi_valued_relations:
+                self._storage.set_multi_valued(self._relation_key(key), True)
+
+    @staticmethod
+    def _relation_key(relation: str) -> str:
+        relation = relation.strip()
+        return relation if relation[:1] == "P" and relation[1:].isdigit() else normalize_name(relation)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def add(self, items: Iterable[FactInput], batch_id: str | None = None, source: str | None = None) -> AddResult:
+        """Validate and store facts or edit requests, all or none.
+
+        Raises FieldError naming the item and field (`items[3].subject: is empty`) before
+        anything is stored.
+        """
+        facts: list[Fact] = []
+        for i, item in enumerate(items):
+            try:
+                fact = coerce_fact(item, self._limits)
+            except FieldError as exc:
+                raise FieldError(f"items[{i}]" + (f".{exc.field}" if exc.field else ""), exc.reason) from None
+            facts.append(fact if fact.source or not source else fact.with_store_fields(source=source))
+        batch_id = batch_id or _new_batch_id()
+        with self._lock:
+            ids, created = self._write(facts, batch_id, source)
+        return AddResult(ids, batch_id, created)
+
+    def _write(self, facts: Sequence[Fact], batch_id: str, source: str | None, digest: str | None = None,
+               lines: Sequence[int] | None = None) -> tuple[list[int], int]:
+        """Store facts in one transaction, then bring graph and index up to date."""
+        if not facts:
+            return [], 0
+        embedder = self._embedder
+        with self._storage.transaction() as seq:
+            self._storage.ensure_batch(batch_id, source, digest)
+            entities = self._resolve_entities(facts)
+            relations = {f.relation_key: self._resolve_relation(f) for f in facts}
+            embed_missing_subjects(self._storage, embedder, list({entities[normalize_name(f.subject)] for f in facts}))
+            ids, changed, created = [], [], 0
+            for fact in facts:
+                outcome = add_fact(self._storage, fact, entities[normalize_name(fact.subject)],
+                                   relations[fact.relation_key], entities[normalize_name(fact.object)], batch_id, seq)
+                ids.append(outcome.fact_id)
+                changed.extend(outcome.changed)
+                created += outcome.created
+            if digest is not None and lines is not None:
+                self._storage.record_lines(digest, zip(lines, ids))
+        self._apply(self._storage.fact_rows(list(dict.fromkeys(changed))))
+        return ids, created
+
+    def _resolve_entities(self, facts: Sequence[Fact]) -> dict[str, int]:
+        names: dict[str, str] = {}
+        for f in facts:
+            names.setdefault(normalize_name(f.subject), f.subject)
+            names.setdefault(normalize_name(f.object), f.object)
+        ids = self._storage.entity_ids(names)
+        missing = {n: names[n] for n in names if n not in ids}
+        if missing:
+            ids.update(self._storage.create_entities(missing))
+        aliases = [(normalize_name(a), ids[normalize_name(f.object)], a) for f in facts for a in f.object_aliases]
+        if aliases:
+            self._storage.add_entity_names(aliases)
+        return ids
+
+    def _resolve_relation(self, fact: Fact) -> RelationRow:
+        row = self._storage.relation_by_key(fact.relation_key)
+        if row is not None:
+            if fact.template and not row.template:
+                self._storage.set_relation_template(row.id, fact.template)
+            return row
+        multi = fact.relation_key in {self._relation_key(r) for r in self.settings.multi_valued_relations}
+        vec = self._embedder.encode([relation_phrase(fact.relation, fact.template)])[0]
+        row = self._storage.create_relation(fact.relation_key, fact.relation, fact.relation_id, fact.template, multi, vec)
+        self._relations.set(row.id, vec)
+        return row
+
+    def declare_multi_valued(self, relation: str, multi_valued: bool = True) -> None:
+        """Let a relation (Wikidata id or label) keep several current objects per subject."""
+        with self._lock, self._storage.transaction():
+            self._storage.set_multi_valued(self._relation_key(relation), multi_valued)
+
+    def import_file(self, path: str | os.PathLike[str], format: str | None = None, *, strict: bool = False,
+                    world: bool = False, progress: Progress | None = None) -> ImportSummary:
+        """Import a JSONL, CSV/TSV, MQuAKE, CounterFact or zsRE file, streaming.
+
+        Bad lines are reported (line number, field, reason) and skipped; with `strict=True` any bad
+        line refuses the whole file (ImportAborted) and nothing is stored. Importing the same file
+        again stores nothing new: lines already stored, also by an import cut short by a crash,
+        are recognized by the file's digest. `world=True` also imports MQuAKE's original chains.
+        """
+        from kme_store.importers import file_digest, open_records
+
+        path = Path(path)
+        digest = file_digest(path)
+        batch_id = f"import-{digest[:16]}"
+
+        def records() -> Iterator[tuple[int, Fact | LineError]]:
+            return open_records(path, format, limits=self._limits, world=world)
+
+        if strict:
+            errors = [item for _, item in records() if isinstance(item, LineError)]
+            if errors:
+                raise ImportAborted(errors)
+        return self.import_records(records(), batch_id=batch_id, digest=digest, source=path.name, progress=progress)
+
+    def import_records(self, records: Iterable[tuple[int, Fact | LineError]], *, batch_id: str | None = None,
+                       digest: str | None = None, source: str | None = None,
+                       progress: Progress | None = None) -> ImportSummary:
+        """Store (line, fact or error) records in transactions of `import_batch_size` facts."""
+        summary = ImportSummary(batch_id=batch_id or _new_batch_id("import"))
+        size = self.settings.import_batch_size
+        pending: list[tuple[int, Fact]] = []
+        seen = 0
+
+        def flush() -> None:
+            if not pending:
+                return
+            with self._lock:
+                done = (self._storage.imported_lines(digest, pending[0][0], pending[-1][0])
+                        if digest is not None else set())
+                todo = [(line, fact) for line, fact in pending if line not in done]
+                summary.unchanged += len(pending) - len(todo)
+                _, created = self._write([f for _, f in todo], summary.batch_id, source, digest,
+                                         [line for line, _ in todo])
+            summary.imported += created
+            summary.unchanged += len(todo) - created
+            pending.clear()
+
+        for line, item in records:
+            seen += 1
+            if isinstance(item, LineError):
+                summary.skipped += 1
+                summary.errors.append(item)
+            else:
+                pending.append((line, item))
+                if len(pending) >= size:
+                    flush()
+                    if progress:
+                        progress(seen)
+        flush()
+        if progress:
+            progress(seen)
+        if summary.imported and not self.read_only:
+            with self._lock:
+                self.snapshot()
+        return summary
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete facts; each gives way to the fact it had superseded. Returns how many were deleted.
+
+        Raises NotFoundError for an id the store never held (nothing is deleted then).
+        """
+        return self._undo(list(ids), FactStatus.DELETED)
+
+    def rollback(self, edit_or_batch: int | str) -> int:
+        """Undo one edit (a fact id) or a whole batch (a batch id): the previous state returns exactly."""
+        if isinstance(edit_or_batch, int) or str(edit_or_batch).isdigit():
+            return self._undo([int(edit_or_batch)], FactStatus.ROLLED_BACK)
+        with self._lock:
+            if not self._storage.batch_exists(str(edit_or_batch)):
+                raise NotFoundError(f"no batch with id {edit_or_batch!r}")
+            ids = self._storage.batch_fact_ids(str(edit_or_batch))
+        return self._undo(ids, FactStatus.ROLLED_BACK)
+
+    def _undo(self, ids: list[int], status: FactStatus) -> int:
+        with self._lock:
+            for fid in ids:
+                self._storage.fact_row(fid)  # NotFoundError before anything changes
+            changed: list[int] = []
+            undone = 0
+            with self._storage.transaction() as seq:
+                for fid in ids:
+                    step = undo_fact(self._storage, fid, status, seq)
+                    undone += bool(step)
+                    changed.extend(step)
+            self._apply(self._storage.fact_rows(list(dict.fromkeys(changed))))
+            return undone
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, fact_id: int) -> Fact:
+        with self._lock:
+            found = self._storage.get_facts([fact_id])
+        if fact_id not in found:
+            raise NotFoundError(f"no fact with id {fact_id}")
+        return found[fact_id]
+
+    def list_facts(self, subject: str | None = None, relation: str | None = None, batch_id: str | None = None,
+                   status: FactStatus | None = FactStatus.CURRENT, offset: int = 0, limit: int = 100) -> list[Fact]:
+        """Facts in id order, filtered; `status=None` lists history too."""
+        with self._lock:
+            return self._storage.list_facts(normalize_name(subject) if subject else None,
+                                            self._relation_key(relation) if relation else None,
+                                            batch_id, status, offset, limit)
+
+    def retrieve(self, query: str, k: int | None = None, threshold: float | None = None) -> list[Hit]:
+        """The current facts most relevant to a question or cloze prompt, best first.
+
+        Empty when nothing relevant is stored (no hit reaches the score threshold).
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise FieldError("query", "is empty")
+        s = self.settings.retrieval
+        with self._lock:
+            return self._retriever.retrieve(query, k or s.k, s.score_threshold if threshold is None else threshold)
+
+    def entity_ids(self, name: str) -> list[int]:
+        """Ids of the entities with this name or alias (case-insensitive)."""
+        with self._lock:
+            return sorted({eid for _, eid, _ in self._storage.lookup_names([normalize_name(name)])})
+
+    def facts_about(self, entity: str) -> list[Fact]:
+        """Current facts whose subject has this name or alias."""
+        with self._lock:
+            fids = [fid for eid in self.entity_ids(entity) for _, _, fid in self._graph.out_facts(eid)]
+            return self._facts_in_order(fids)
+
+    def lookup(self, entity: str, relation: str) -> list[Fact]:
+        """Current facts of (entity, relation): the relation as a Wikidata id or label."""
+        with self._lock:
+            row = self._storage.relation_by_key(self._relation_key(relation))
+            if row is None:
+                return []
+            fids = [fid for eid in self.entity_ids(entity) for _, _, fid in self._graph.out_facts(eid, row.id)]
+            return self._facts_in_order(fids)
+
+    def neighbours(self, entity: str) -> list[str]:
+        """Names of the entities linked to this one by a current fact, either way."""
+        with self._lock:
+            ids = set().union(*(self._graph.neighbours(eid) for eid in self.entity_ids(entity))) if self.entity_ids(entity) else set()
+            return sorted(self._storage.entity_names(ids).values())
+
+    def walk(self, entity: str, relations: Sequence[str]) -> list[list[Fact]]:
+        """Paths of current facts from the entity along the relations (ids or labels), one per branch."""
+        with self._lock:
+            rel_ids = []
+            for relation in relations:
+                row = self._storage.relation_by_key(self._relation_key(relation))
+                if row is None:
+                    return []
+                rel_ids.append(row.id)
+            paths = [p for eid in self.entity_ids(entity) for p in self._graph.walk(eid, rel_ids)]
+            facts = self._storage.get_facts([fid for p in paths for fid in p])
+            return [[facts[fid] for fid in p] for p in paths]
+
+    def _facts_in_order(self, fids: list[int]) -> list[Fact]:
+        found = self._storage.get_facts(fids)
+        return [found[f] for f in sorted(found)]
+
+    def stats(self) -> StoreStats:
+        with self._lock:
+            counts = self._storage.counts()
+            by_status = {s.value: counts.get(s.value, 0) for s in FactStatus}
+            return StoreStats(facts=by_status["current"], total_facts=sum(by_status.values()),
+                              entities=counts["entities"], relations=counts["relations"], batches=counts["batches"],
+                              by_status=by_status, index_kind=getattr(self._index, "kind", "?"),
+                              index_size=len(self._index), graph_edges=len(self._graph))
+
+    def check(self) -> list[str]:
+        """Disagreements between storage, graph and index (empty when consistent)."""
+        with self._lock:
+            problems = []
+            current = {r.id for r in self._storage.current_rows()}
+            indexed = set(int(i) for i in self._index.ids())
+            edges = {d["fact"] for _, _, d in self._graph.nx.edges(data=True)}
+            if indexed != current:
+                problems.append(f"index holds {len(indexed - current)} stale and misses {len(current - indexed)} facts")
+            if edges != current:
+                problems.append(f"graph holds {len(edges - current)} stale and misses {len(current - edges)} facts")
+            return problems
+
