@@ -182,7 +182,11 @@ class DemoPool:
         """
         if not self.demos or not any(counts.values()):
             return []
-        sims = self.embeddings @ np.asarray(query, dtype=np.float32).reshape(-1)
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        if query.shape[0] != self.embeddings.shape[1]:
+            raise ValueError(f"query has {query.shape[0]} dims but the pool's embeddings have "
+                             f"{self.embeddings.shape[1]}: embed queries with the model that built the pool")
+        sims = self.embeddings @ query
         order = np.argsort(-sims, kind="stable")
         wanted = {kind: c for kind, c in counts.items() if c > 0}
         picked: list[tuple[Demo, float]] = []
@@ -217,7 +221,8 @@ def build_pool_files(counterfact: Path, out: Path, n: int, seed: int, embedder: 
     pool = DemoPool.from_demos(demos, embedder)
     kinds = {kind.value: sum(d.kind is kind for d in demos) for kind in DemoKind}
     pool.save(out, meta={"source": counterfact.name, "source_sha256": _sha256(counterfact), "n": n,
-                         "seed": seed, "kinds": kinds, "embedder": embedder.name,
+                         "seed": seed, "kinds": kinds,
+                         "embedder": getattr(embedder, "name", type(embedder).__name__),
                          "embedding": f"int8, unit rows times {_INT8_SCALE:g}", "embedded_field": "prompt"})
     return pool
 

@@ -14,9 +14,10 @@ log = logging.getLogger(__name__)
 
 
 class TextEmbedder(Protocol):
-    """Maps texts to L2-normalized float32 rows, so that a dot product is a cosine similarity."""
+    """Maps texts to L2-normalized float32 rows, so that a dot product is a cosine similarity.
 
-    name: str
+    kme_store's own embedder fits too: pass it to share one MiniLM between store and IKE.
+    """
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         ...

@@ -130,7 +130,7 @@ class InContextEditor:
 
         def exclude(demo: Demo) -> bool:
             key = normalize_name(demo.subject)
-            # Whole words only: the subject "It" must not block every query containing "it".
+            # Whole words only: the subject "Ra" must not block a question about "Rabat".
             return key in blocked or re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text) is not None
 
         return [demo for demo, _ in pool.select(vector, counts, exclude)]
