@@ -61,10 +61,11 @@ class Fact:
 
     def sentence(self) -> str:
         """The fact as one English sentence, from the cloze template when there is one."""
+        end = "" if self.object.endswith((".", "!", "?")) else "."
         if self.template:
-            return f"{self.template.format(self.subject).rstrip()} {self.object}."
+            return f"{self.template.format(self.subject).rstrip()} {self.object}{end}"
         # Wikidata labels name the attribute ("country of citizenship"), so this reads well.
-        return f"The {self.relation} of {self.subject} is {self.object}."
+        return f"The {self.relation} of {self.subject} is {self.object}{end}"
 
     def with_store_fields(self, **changes: Any) -> Fact:
         return replace(self, **changes)
