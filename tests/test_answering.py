@@ -67,7 +67,7 @@ class FakeStore:
         self.facts = list(facts)
         self.calls: list[tuple[str, int, float | None]] = []
 
-    def retrieve(self, query: str, k: int = 5, threshold: float | None = None) -> list[Hit]:
+    def retrieve(self, query: str, k: int | None = None, threshold: float | None = None) -> list[Hit]:
         self.calls.append((query, k, threshold))
         return [Hit(fact=f, score=0.9) for f in self.facts if f.subject.lower() in query.lower()][:k]
 
@@ -146,6 +146,9 @@ def test_auto_uses_facts_when_found_and_falls_back_to_none() -> None:
 
 
 def test_retrieval_settings_reach_the_store() -> None:
+    default = _answerer()
+    default.ask("The Eiffel Tower is located in")
+    assert default.store.calls == [("The Eiffel Tower is located in", None, None)]  # the store decides
     a = _answerer(k=2, min_score=0.7)
     a.ask("The Eiffel Tower is located in")
     assert a.store.calls == [("The Eiffel Tower is located in", 2, 0.7)]

@@ -22,15 +22,16 @@ log = logging.getLogger(__name__)
 class Retriever(Protocol):
     """The part of kme_store.KnowledgeStore the answerer uses."""
 
-    def retrieve(self, query: str, k: int = 5, threshold: float | None = None) -> list[Hit]:
+    def retrieve(self, query: str, k: int | None = None, threshold: float | None = None) -> list[Hit]:
         ...
 
 
 class AnsweringSettings(BaseModel):
     """How questions are answered; filled by the server's settings (KME_ANSWERING__...)."""
 
-    # Facts retrieved per question; with a 270M model more than a few facts mostly add noise.
-    k: int = Field(default=5, ge=1, le=100)
+    # Facts retrieved per question; None keeps the store's own k (RetrievalSettings.k). With a
+    # 270M model more than a few facts mostly add noise.
+    k: int | None = Field(default=None, ge=1, le=100)
     # Minimum retrieval score; None keeps the store's own threshold (RetrievalSettings).
     min_score: float | None = None
     # Short answers by default: one entity or phrase, cut at the first newline.
@@ -251,10 +252,7 @@ class Answerer:
 
     def _retrieve(self, text: str) -> tuple[list[Hit], float]:
         start = time.perf_counter()
-        if self.settings.min_score is None:
-            hits = self.store.retrieve(text, k=self.settings.k)
-        else:
-            hits = self.store.retrieve(text, k=self.settings.k, threshold=self.settings.min_score)
+        hits = self.store.retrieve(text, k=self.settings.k, threshold=self.settings.min_score)
         return list(hits), _ms(start)
 
     def _mode(self, mode: Mode | str | None) -> Mode:
