@@ -225,8 +225,12 @@ def test_score_follows_the_ike_prompt_when_facts_exist() -> None:
     none = a.score("The Eiffel Tower is located in", [" Rome", " Paris"], Mode.NONE)
     assert a.model.prompts[-1] == "The Eiffel Tower is located in"
     assert [s.logprob for s in none] == [-5.0, -5.0]
-    with pytest.raises(FieldError):
+    with pytest.raises(FieldError) as e:
         a.score("The Eiffel Tower is located in", [])
+    assert e.value.field == "candidates"
+    with pytest.raises(FieldError) as e:
+        a.score(" ", [" Rome"])
+    assert e.value.field == "prompt"
 
 
 def test_chat_models_wrap_none_and_in_context_alike() -> None:

@@ -187,6 +187,8 @@ class Answerer:
         In IN_CONTEXT (and AUTO, when facts are retrieved) the candidates follow the IKE prompt;
         in NONE they follow the base prompt. Raises FieldError for an empty prompt or no candidates.
         """
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise FieldError("prompt", "is empty")
         if not candidates:
             raise FieldError("candidates", "is empty")
         plan = self.plan(prompt, mode)
