@@ -1,0 +1,1 @@
+"""kme: the versioned gRPC API of the knowledge-editing service (generated code in kme.v1)."""
