@@ -44,6 +44,10 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                # The weight-loading bar would land in every command's stderr; logs suffice.
+                hf_logging.disable_progress_bar()
 
                 log.info("loading embedding model %s on %s", self._name, self._device)
                 self._model = SentenceTransformer(self._name, device=self._device)

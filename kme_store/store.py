@@ -251,6 +251,8 @@ class KnowledgeStore:
             embed_missing_subjects(self._storage, embedder, list({entities[normalize_name(f.subject)] for f in facts}))
             ids, changed, created = [], [], 0
             for fact in facts:
+                if source and not fact.source:
+                    fact = fact.with_store_fields(source=source)
                 outcome = add_fact(self._storage, fact, entities[normalize_name(fact.subject)],
                                    relations[fact.relation_key], entities[normalize_name(fact.object)], batch_id, seq)
                 ids.append(outcome.fact_id)
