@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 from kme_store.facts import LineError
 from kme_store.importers.base import EDIT_FIELDS, FACT_FIELDS, FIELDS, MAX_RECORD_BYTES, Importer, PathLike, Record
@@ -39,8 +39,8 @@ class CSVImporter(Importer):
             yield from self._rows(reader, header, bad)
 
     @staticmethod
-    def _text_lines(stream: object, bad: dict[int, str]) -> Iterator[str]:
-        for raw in read_lines(stream, MAX_RECORD_BYTES):  # type: ignore[arg-type]
+    def _text_lines(stream: BinaryIO, bad: dict[int, str]) -> Iterator[str]:
+        for raw in read_lines(stream, MAX_RECORD_BYTES):
             if raw.data is None:
                 bad[raw.number] = f"line is longer than {MAX_RECORD_BYTES} bytes"
                 yield "\n"
