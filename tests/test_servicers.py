@@ -499,3 +499,26 @@ def test_knowledge_store_optional(tmp_path: Path) -> None:
     finally:
         running.stop()
         store.close()
+
+
+# -- the CLI over the same server ---------------------------------------------------------------
+
+def test_cli_commands(served: Running, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from kme_client.cli import main
+
+    t = ["--target", served.target]
+    assert main(["add", *t, "--subject", "Paris", "--relation", "capital of", "--object", "France"]) == 0
+    assert "added fact 1" in capsys.readouterr().out
+    assert main(["add", *t, "--subject", "Paris", "--relation", "capital of", "--object", " "]) == 2
+    assert "items[0].fact.object: is empty" in capsys.readouterr().err
+    assert main(["facts", "list", *t, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["object"] == "France"
+    assert main(["facts", "get", "42", *t]) == 3
+    assert main(["ask", "Where is Paris?", *t, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "in_context"
+    assert main(["health", *t]) == 0 and capsys.readouterr().out.strip() == "SERVING"
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"subject": "Rome", "relation": "capital of", "object": "Italy"}) + "\n")
+    assert main(["import", str(path), *t, "-q"]) == 0 and "1 imported" in capsys.readouterr().out
+    assert main(["rollback", "1", *t]) == 0
+    assert main(["health", "--target", "127.0.0.1:1", "--timeout", "2"]) == 5  # unreachable

@@ -18,8 +18,10 @@ class KMEError(Exception):
         self.details = message
         # (field, description) pairs from google.rpc.BadRequest, when the server sent them.
         self.violations = violations or []
-        if self.violations:
-            message = message + "\n" + "\n".join(f"  {f or '(record)'}: {d}" for f, d in self.violations)
+        # Violations the message does not already state are listed under it, one per line.
+        extra = [f"  {f or '(record)'}: {d}" for f, d in self.violations if f"{f}: {d}" not in message]
+        if extra:
+            message = message + "\n" + "\n".join(extra)
         super().__init__(message)
 
 
