@@ -522,3 +522,33 @@ def test_cli_commands(served: Running, capsys: pytest.CaptureFixture[str], tmp_p
     assert main(["import", str(path), *t, "-q"]) == 0 and "1 imported" in capsys.readouterr().out
     assert main(["rollback", "1", *t]) == 0
     assert main(["health", "--target", "127.0.0.1:1", "--timeout", "2"]) == 5  # unreachable
+
+
+def test_message_over_the_size_limit_is_resource_exhausted(tmp_path: Path, store: FakeStore) -> None:
+    running = Running(settings(tmp_path, max_message_mb=1), store, FakeEngine())
+    try:
+        with KMEClient(running.target, timeout=5) as c, pytest.raises(ResourceExhausted):
+            c.ask("x" * (2 * 1024 * 1024))
+    finally:
+        running.stop()
+
+
+def test_tls(tmp_path: Path, store: FakeStore) -> None:
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs openssl to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    running = Running(settings(tmp_path, tls_cert=cert, tls_key=key, token="t"), store, FakeEngine())
+    try:
+        target = f"localhost:{running.server.port}"
+        with KMEClient(target, timeout=5, tls=cert, token="t") as c:
+            assert c.ask("q").answer == "echo q"
+        with KMEClient(target, timeout=2, retries=0) as plain, pytest.raises(Unavailable):
+            plain.stats()
+    finally:
+        running.stop()
