@@ -1,6 +1,7 @@
 """KnowledgeStore: the one class users touch. It keeps storage, graph and index consistent."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -305,9 +306,14 @@ class KnowledgeStore:
         """
         from kme_store.importers import file_digest, open_records
 
+        from kme_store.importers import detect_format
+
         path = Path(path)
-        digest = file_digest(path)
-        batch_id = f"import-{digest[:16]}"
+        format = format or detect_format(path)
+        # The same bytes read another way (another format, MQuAKE with its world facts) are
+        # another import: they yield other records.
+        digest = f"{file_digest(path)}:{format}" + (":world" if world else "")
+        batch_id = f"import-{hashlib.sha256(digest.encode()).hexdigest()[:16]}"
 
         def records() -> Iterator[tuple[int, Fact | LineError]]:
             return open_records(path, format, limits=self._limits, world=world)
@@ -333,21 +339,23 @@ class KnowledgeStore:
             with self._lock:
                 done = (self._storage.imported_lines(digest, pending[0][0], pending[-1][0])
                         if digest is not None else set())
-                todo = [(line, fact) for line, fact in pending if line not in done]
+                todo = [(pos, fact) for pos, fact in pending if pos not in done]
                 summary.unchanged += len(pending) - len(todo)
                 _, created = self._write([f for _, f in todo], summary.batch_id, source, digest,
-                                         [line for line, _ in todo])
+                                         [pos for pos, _ in todo])
             summary.imported += created
             summary.unchanged += len(todo) - created
             pending.clear()
 
-        for line, item in records:
+        # Bookkeeping is by the record's position in the stream, not by its line: one line may
+        # hold several facts (an MQuAKE case has up to four edits).
+        for position, (_line, item) in enumerate(records):
             seen += 1
             if isinstance(item, LineError):
                 summary.skipped += 1
                 summary.errors.append(item)
             else:
-                pending.append((line, item))
+                pending.append((position, item))
                 if len(pending) >= size:
                     flush()
                     if progress:

@@ -121,3 +121,21 @@ def test_a_killed_import_loses_no_acknowledged_fact_and_resumes(tmp_path):
         assert summary.imported == n - len(stored) and summary.unchanged == len(stored)
         assert len(store) == n and len(store.list_facts(status=None, limit=2 * n)) == n  # no duplicate
         assert store.check() == []
+
+
+def test_several_facts_on_one_line_are_each_stored_across_batch_boundaries(tmp_path, embedder):
+    """An MQuAKE case holds several edits on one record; small batches must not drop any."""
+    cases = []
+    for i in range(6):
+        rewrites = [{"prompt": "{} is a citizen of", "relation_id": "P27", "subject": f"Person {i}-{j}",
+                     "target_new": {"str": f"Country {j}", "id": "Q1"}, "target_true": {"str": "Old", "id": "Q2"},
+                     "question": "?"} for j in range(3)]
+        cases.append({"case_id": i, "requested_rewrite": rewrites, "questions": ["q"], "answer": "a",
+                      "new_answer": "b", "orig": {"triples": [], "triples_labeled": [], "new_triples": [],
+                                                  "new_triples_labeled": [], "edit_triples": []}})
+    path = tmp_path / "mquake.json"
+    path.write_text(json.dumps(cases))
+    with KnowledgeStore(tmp_path / "s", StoreSettings(import_batch_size=4), embedder=embedder) as store:
+        summary = store.import_file(path, format="mquake")
+        assert summary.imported == 18 and len(store) == 18
+        assert store.import_file(path, format="mquake").imported == 0

@@ -66,11 +66,11 @@ CREATE INDEX IF NOT EXISTS facts_batch ON facts(batch_id);
 CREATE INDEX IF NOT EXISTS facts_seq ON facts(seq);
 CREATE INDEX IF NOT EXISTS facts_object ON facts(object_id) WHERE status = 'current';
 
--- Which line of which file (by digest) produced which fact: re-importing a file, also after a
--- crash half-way through it, skips the lines already stored.
+-- Which record (by position in the file's record stream) of which file (by digest) produced which
+-- fact: re-importing a file, also after a crash half-way through it, skips what is stored.
 CREATE TABLE IF NOT EXISTS import_lines (
     digest TEXT NOT NULL,
-    line INTEGER NOT NULL,
+    line INTEGER NOT NULL,            -- position of the record in the stream, from 0
     fact_id INTEGER NOT NULL,
     PRIMARY KEY (digest, line)
 ) WITHOUT ROWID;
