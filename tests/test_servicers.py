@@ -134,14 +134,17 @@ class FakeEngine:
     def ready(self) -> bool:
         return self.is_ready
 
-    def ask(self, text: str, mode: Mode, options: GenerationOptions) -> AskResult:
+    def ask(self, text: str, mode: Mode | None, options: GenerationOptions | None) -> AskResult:
         time.sleep(self.delay)
+        self.last = (mode, options)
+        mode, options = mode or Mode.AUTO, options or GenerationOptions()
         fact = Fact("Paris", "capital of", "France", id=7)
         return AskResult(answer=f"echo {text}", mode=Mode.IN_CONTEXT if mode == Mode.AUTO else mode, facts=[fact],
                          chain=[Hop("Paris", "capital of", "France", "store", 7)], prompt_tokens=3,
                          completion_tokens=options.max_new_tokens, timings_ms={"generate": 1.5})
 
-    def stream(self, text: str, mode: Mode, options: GenerationOptions) -> Iterator[str | AskResult]:
+    def stream(self, text: str, mode: Mode | None, options: GenerationOptions | None) -> Iterator[str | AskResult]:
+        options = options or GenerationOptions()
         try:
             for i in range(options.max_new_tokens):
                 time.sleep(self.delay)
@@ -152,7 +155,7 @@ class FakeEngine:
             self.stream_closed.set()
             raise
 
-    def score(self, prompt: str, candidates: Sequence[str], mode: Mode) -> list[CandidateScore]:
+    def score(self, prompt: str, candidates: Sequence[str], mode: Mode | None) -> list[CandidateScore]:
         return [CandidateScore(c, -float(len(c)), len(c)) for c in candidates]
 
 
@@ -235,12 +238,16 @@ def test_stats_carry_store_numbers_and_limits(client: KMEClient) -> None:
     assert stats.limits.max_batch == 3 and stats.engine_ready
 
 
-def test_ask_and_score(client: KMEClient) -> None:
+def test_ask_and_score(client: KMEClient, served: Running) -> None:
     result = client.ask("Where is Paris?", mode="auto", max_new_tokens=5)
     assert result.answer == "echo Where is Paris?" and result.mode.value == "in_context"
     assert result.facts[0].id == 7 and result.facts[0].text.endswith("France.")
     assert result.chain[0].fact_id == 7 and result.timings == {"generate": 1.5}
     assert client.ask("q", mode="none").mode.value == "none"
+    engine = served.server.engine.engine
+    assert engine.last == (Mode.NONE, None)  # nothing set: the engine's own defaults apply
+    client.ask("q", stop="?")
+    assert engine.last[1] == GenerationOptions(max_new_tokens=16, stop=("?",))
     scores = client.score("The capital of France is", [" Paris", " Lyon!"])
     assert [(s.candidate, s.logprob) for s in scores] == [(" Paris", -6.0), (" Lyon!", -6.0)]
 
@@ -486,16 +493,30 @@ def test_settings_env_then_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert s.model.name_or_path == "smollm2-135m" and s.model.device == "auto"
 
 
-@pytest.mark.slow
-def test_knowledge_store_optional(tmp_path: Path) -> None:
-    """With the real store, when it exists: add and get over gRPC."""
+def test_real_store_same_answers_in_process_and_over_grpc(tmp_path: Path) -> None:
+    """The real KnowledgeStore (with the fast test embedder) behind the servicers: what the
+    client gets over gRPC is what the store says in process."""
     store_module = pytest.importorskip("kme_store.store")
-    store = store_module.KnowledgeStore(tmp_path / "store")
-    running = Running(settings(tmp_path), store, FakeEngine())
+    fakes = pytest.importorskip("fakes")
+    store = store_module.KnowledgeStore(tmp_path / "store", embedder=fakes.TrigramEmbedder())
+    running = Running(settings(tmp_path, max_batch=2), store, FakeEngine())
     try:
         with KMEClient(running.target, timeout=30) as c:
-            added = c.add_facts([{"subject": "Paris", "relation": "capital of", "object": "France"}])
-            assert c.get_fact(added.ids[0]).object == "France"
+            added = c.add_facts([{"subject": "Paris", "relation": "capital of", "object": "France"},
+                                 {"subject": "Rome", "relation": "capital of", "object": "Italy"},
+                                 {"prompt": "The mother tongue of Danielle Darrieux is", "subject": "Danielle Darrieux",
+                                  "target_new": "English"}])
+            assert len(added.ids) == 3  # two requests, one batch
+            assert {f.batch_id for f in store.list_facts()} == {added.batch_id}
+            for fid in added.ids:
+                remote, local = c.get_fact(fid), store.get(fid)
+                assert (remote.subject, remote.relation, remote.object, remote.template, remote.text) == (
+                    local.subject, local.relation, local.object, local.template, local.sentence())
+            query = "What is the capital of Paris?"
+            assert [h.fact.id for h in c.retrieve(query, k=2)] == [h.fact.id for h in store.retrieve(query, k=2)]
+            assert [f.id for f in c.list_facts(page_size=2)] == [f.id for f in store.list_facts()]
+            assert c.stats().counts["facts"] == store.stats().facts
+            assert c.rollback(added.batch_id) == 3 and store.list_facts() == []
     finally:
         running.stop()
         store.close()
@@ -552,3 +573,40 @@ def test_tls(tmp_path: Path, store: FakeStore) -> None:
             plain.stats()
     finally:
         running.stop()
+
+
+def test_real_answerer_and_store_over_grpc(tmp_path: Path) -> None:
+    """The real Answerer (fake language model, test embedders) and real store behind the servicers."""
+    store_module = pytest.importorskip("kme_store.store")
+    fakes = pytest.importorskip("fakes")
+    answering_tests = pytest.importorskip("test_answering")
+    from kme_server.answering import AnsweringSettings, Answerer
+    from kme_server.editing.demos import DemoPool
+    from kme_server.editing.ike import IKESettings, InContextEditor
+
+    store = store_module.KnowledgeStore(tmp_path / "store", embedder=fakes.TrigramEmbedder())
+    s = AnsweringSettings(ike=IKESettings(demos=2))
+    ike = InContextEditor(s.ike, pool=DemoPool.from_demos(answering_tests.DEMOS, answering_tests.HashEmbedder()),
+                          embedder=answering_tests.HashEmbedder())
+    answerer = Answerer(store, answering_tests.FakeModel(), s, ike=ike)
+
+    def factory(settings: Settings, st: Any) -> Answerer:
+        answerer.warm_up()  # what a real factory does before the engine reports ready
+        return answerer
+
+    running = Running(settings(tmp_path), store, engine_factory=factory)
+    try:
+        with KMEClient(running.target, timeout=30) as c:
+            deadline = time.monotonic() + 10
+            while c.health() != "SERVING" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert c.ask("Where is the Eiffel Tower?", mode="none").answer == "the base answer"
+            added = c.add_facts([{"subject": "Eiffel Tower", "relation": "is located in", "object": "Rome",
+                                  "template": "{} is located in"}])
+            result = c.ask("Where is the Eiffel Tower?", mode="in_context")
+            assert result.answer == "Rome" and [f.id for f in result.facts] == added.ids
+            events = list(c.ask_stream("Where is the Eiffel Tower?", mode="in_context"))
+            assert "".join(e for e in events if isinstance(e, str)).strip() == "Rome" and events[-1].answer == "Rome"
+    finally:
+        running.stop()
+        store.close()

@@ -18,6 +18,7 @@ from kme_server.errors import ErrorMappingInterceptor
 from kme_server.servicers import AnswerServicer, AnsweringEngine, EngineSlot, KnowledgeServicer, KnowledgeStoreLike
 from kme_server.servicers.auth import TokenAuthInterceptor
 from kme_server.servicers.pool import BoundedPool
+from kme_server.answers import GenerationOptions
 from kme_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,9 @@ class KMEServer:
             ("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)])
         knowledge_pb2_grpc.add_KnowledgeServiceServicer_to_server(
             KnowledgeServicer(store, settings, self._store_pool, self.engine), self.server)
-        answer_pb2_grpc.add_AnswerServiceServicer_to_server(AnswerServicer(self.engine, self._engine_pool), self.server)
+        defaults = GenerationOptions(max_new_tokens=settings.answering.max_new_tokens, stop=tuple(settings.answering.stop))
+        answer_pb2_grpc.add_AnswerServiceServicer_to_server(
+            AnswerServicer(self.engine, self._engine_pool, defaults), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             [KNOWLEDGE_SERVICE, ANSWER_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

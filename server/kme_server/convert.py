@@ -163,9 +163,10 @@ def decode_page_token(token: str) -> int:
 
 # -- answering ----------------------------------------------------------------------------------
 
-def mode_from_pb(value: int) -> Mode:
+def mode_from_pb(value: int) -> Mode | None:
+    """The mode asked for; None when unspecified, so that the engine applies its default."""
     if value == answer_pb2.MODE_UNSPECIFIED:
-        return Mode.AUTO
+        return None
     try:
         return _MODE_FROM_PB[value]
     except KeyError:
@@ -176,8 +177,12 @@ def mode_to_pb(mode: Mode) -> int:
     return _MODE_TO_PB.get(mode, answer_pb2.MODE_UNSPECIFIED)
 
 
-def options_from_pb(msg: answer_pb2.GenerationOptions) -> GenerationOptions:
-    defaults = GenerationOptions()
+def options_from_pb(msg: answer_pb2.GenerationOptions, defaults: GenerationOptions = GenerationOptions()
+                    ) -> GenerationOptions | None:
+    """The decoding options asked for, unset ones from `defaults`; None when none was set, so
+    that the engine applies its own."""
+    if not (msg.HasField("max_new_tokens") or msg.stop or msg.HasField("temperature")):
+        return None
     max_new = msg.max_new_tokens if msg.HasField("max_new_tokens") else defaults.max_new_tokens
     if max_new < 1:
         raise FieldError("options.max_new_tokens", "must be at least 1")

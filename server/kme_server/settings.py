@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kme_server.answering import AnsweringSettings
 from kme_server.models.settings import ModelSettings
 from kme_store.settings import StoreSettings
 
@@ -17,7 +18,8 @@ class Settings(BaseSettings):
     """Everything the server can be told. Built once at start-up; nothing reads it at import time.
 
     Environment variables take the prefix `KME_` and `__` for nesting: `KME_PORT=50052`,
-    `KME_STORE__INDEX__DEVICE=cpu`, `KME_MODEL__NAME_OR_PATH=smollm2-135m`. Flags given to
+    `KME_STORE__INDEX__DEVICE=cpu`, `KME_MODEL__NAME_OR_PATH=smollm2-135m`,
+    `KME_ANSWERING__DEFAULT_MODE=in_context`. Flags given to
     `python -m kme_server` override the environment.
     """
 
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
 
     store: StoreSettings = Field(default_factory=StoreSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    answering: AnsweringSettings = Field(default_factory=AnsweringSettings)
 
     @property
     def max_message_bytes(self) -> int:
@@ -99,12 +102,12 @@ def settings_from_args(args: argparse.Namespace | Sequence[str] | None = None) -
             given[key] = value
     for dotted, value in _model_flags(args) + [_split_override(o) for o in getattr(args, "overrides", [])]:
         _set_dotted(given, dotted, value)
-    if not any(k in given for k in ("store", "model")):
+    if not any(k in given for k in ("store", "model", "answering")):
         return Settings(**given)
     # Nested flags must merge with nested environment values, not replace the whole sub-model,
     # so the environment's view is built first and the flags are laid over it.
     base = Settings().model_dump()
-    for key in ("store", "model"):
+    for key in ("store", "model", "answering"):
         if key in given:
             given[key] = _merge(base[key], given[key])
     return Settings(**given)

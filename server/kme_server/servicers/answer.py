@@ -8,7 +8,7 @@ import grpc
 
 from kme.v1 import answer_pb2, answer_pb2_grpc
 from kme_server import convert
-from kme_server.answers import AskResult
+from kme_server.answers import AskResult, GenerationOptions
 from kme_server.errors import LimitExceeded, NotReady, ServiceError
 from kme_server.servicers.calls import deadline_of
 from kme_server.servicers.pool import BoundedPool
@@ -24,9 +24,10 @@ MAX_CANDIDATES = 256
 class AnswerServicer(answer_pb2_grpc.AnswerServiceServicer):
     """Validates, converts and hands each call to the engine on the bounded pool."""
 
-    def __init__(self, engine: EngineSlot, pool: BoundedPool) -> None:
+    def __init__(self, engine: EngineSlot, pool: BoundedPool, defaults: GenerationOptions = GenerationOptions()) -> None:
         self._slot = engine
         self._pool = pool
+        self._defaults = defaults  # fill the options a request sets only partly
 
     def _engine(self) -> AnsweringEngine:
         engine = self._slot.engine
@@ -37,14 +38,14 @@ class AnswerServicer(answer_pb2_grpc.AnswerServiceServicer):
 
     async def Ask(self, request: answer_pb2.AskRequest, context: grpc.aio.ServicerContext) -> answer_pb2.AskResponse:
         text = convert.required_text(request.text, "text")
-        mode, options = convert.mode_from_pb(request.mode), convert.options_from_pb(request.options)
+        mode, options = convert.mode_from_pb(request.mode), convert.options_from_pb(request.options, self._defaults)
         engine = self._engine()
         result = await self._pool.run(engine.ask, text, mode, options, deadline=deadline_of(context))
         return convert.ask_result_to_pb(result)
 
     async def AskStream(self, request: answer_pb2.AskRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[answer_pb2.AskStreamResponse]:
         text = convert.required_text(request.text, "text")
-        mode, options = convert.mode_from_pb(request.mode), convert.options_from_pb(request.options)
+        mode, options = convert.mode_from_pb(request.mode), convert.options_from_pb(request.options, self._defaults)
         engine = self._engine()
         # When the client cancels, grpc cancels this generator; the pool's stream then stops
         # pulling pieces and closes the engine's iterator, which stops decoding.

@@ -20,11 +20,15 @@ class AnsweringEngine(Protocol):
         """True once the model is loaded and warmed up. Called often from the event loop: cheap."""
         ...
 
-    def ask(self, text: str, mode: Mode, options: GenerationOptions) -> AskResult:
-        """The answer to `text` with the stored facts applied as `mode` says (AUTO: engine decides)."""
+    def ask(self, text: str, mode: Mode | None, options: GenerationOptions | None) -> AskResult:
+        """The answer to `text` with the stored facts applied as `mode` says.
+
+        `mode` None: the engine's default mode; `options` None: its default decoding options.
+        The result's `mode` is the mode actually used.
+        """
         ...
 
-    def stream(self, text: str, mode: Mode, options: GenerationOptions) -> Iterator[str | AskResult]:
+    def stream(self, text: str, mode: Mode | None, options: GenerationOptions | None) -> Iterator[str | AskResult]:
         """The same answer as ask(): text pieces while decoded, then the AskResult as the last item.
 
         The caller stops iterating (and closes the iterator) when the client cancels, so a
@@ -32,7 +36,7 @@ class AnsweringEngine(Protocol):
         """
         ...
 
-    def score(self, prompt: str, candidates: Sequence[str], mode: Mode) -> list[CandidateScore]:
+    def score(self, prompt: str, candidates: Sequence[str], mode: Mode | None) -> list[CandidateScore]:
         """Log-probability of each candidate as the continuation of `prompt`, in order."""
         ...
 
