@@ -1,0 +1,75 @@
+"""Load a language model from ModelSettings: a preset (converted once into the cache) or a local directory."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from kme_server.models.convert import cached_dir, convert, is_converted
+from kme_server.models.hf import HFLanguageModel
+from kme_server.models.presets import get_preset
+from kme_server.models.settings import ModelSettings
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(setting: str) -> torch.device:
+    """The torch device for a ModelSettings.device value; raises RuntimeError for absent CUDA."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA device")
+    return torch.device(setting)
+
+
+def resolve_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """float32 on CPU and bfloat16 on CUDA for "auto"; otherwise the named dtype."""
+    if setting == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return _DTYPES[setting]
+
+
+def model_dir(settings: ModelSettings) -> Path:
+    """The Hugging Face directory to load: the preset's cache (converting it first) or the path.
+
+    Raises FileNotFoundError when `name_or_path` is neither a preset nor an existing directory.
+    """
+    preset = get_preset(settings.name_or_path)
+    if preset is not None:
+        if not is_converted(preset.name, settings.cache_dir):
+            logger.info("%s is not in %s yet: converting it (once)", preset.name, settings.cache_dir)
+            convert(preset.name, settings.cache_dir)
+        return cached_dir(preset.name, settings.cache_dir)
+    path = Path(settings.name_or_path).expanduser()
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{settings.name_or_path!r} is neither a preset (gemma3-270m, smollm2-135m) "
+            "nor a local Hugging Face model directory with a config.json"
+        )
+    return path
+
+
+def load_model(settings: ModelSettings) -> HFLanguageModel:
+    """Load the model and tokenizer named by `settings`, ready for concurrent use.
+
+    Never reaches the network: presets come from installed packages, paths from disk.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if settings.num_threads is not None:
+        torch.set_num_threads(settings.num_threads)
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    path = model_dir(settings)
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True).to(device)
+    logger.info("loaded %s from %s on %s (%s) in %.1f s", settings.name_or_path, path, device, dtype,
+                time.perf_counter() - started)
+    preset = get_preset(settings.name_or_path)
+    name = preset.name if preset is not None else path.name
+    return HFLanguageModel(model, tokenizer, name=name, seed=settings.seed, max_batch_size=settings.max_batch_size)

@@ -1,0 +1,29 @@
+"""Typed settings of the language-model backend."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ModelSettings(BaseModel):
+    """Which model to load, where, and how; filled by the server's settings (KME_MODEL__...)."""
+
+    # A preset name ("gemma3-270m", "smollm2-135m": GGUF files shipped as Python packages, converted
+    # once into `cache_dir`) or the path of a local Hugging Face causal-LM directory.
+    name_or_path: str = "gemma3-270m"
+    # "cpu" by default so that results do not depend on the machine; "auto" takes CUDA when present;
+    # "cuda" fails loudly when no GPU is visible instead of silently falling back.
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    # "auto": float32 on CPU (fast matmuls, exact), bfloat16 on CUDA (Gemma 3 overflows in float16).
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    # Converted presets live in `cache_dir/<preset>`; relative paths resolve against the working
+    # directory (the repository root, where `.cache/` is git-ignored).
+    cache_dir: Path = Path(".cache/models")
+    # torch intra-op threads; None leaves torch's default (all cores).
+    num_threads: int | None = Field(default=None, ge=1)
+    # Seed of sampled decoding (temperature > 0): the same prompt and options give the same text.
+    seed: int = 0
+    # Most sequences run in one forward pass by score() and generate_batch(); more are chunked.
+    max_batch_size: int = Field(default=32, ge=1)
