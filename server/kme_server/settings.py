@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # Seconds in-flight calls get to finish after SIGTERM/SIGINT before they are cancelled.
     grace_s: float = Field(default=10.0, ge=0)
     # "module:function" building the answering engine from (settings, store); see app.py.
-    engine_factory: str = "kme_server.answering:build_engine"
+    engine_factory: str = "kme_server.engine:build_engine"
     # Default page size of ListFacts, and its ceiling.
     page_size: int = Field(default=100, ge=1)
     max_page_size: int = Field(default=1000, ge=1)

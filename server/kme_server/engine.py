@@ -1,0 +1,30 @@
+"""Builds the answering engine the server runs: the configured model behind an Answerer."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from kme_server.answering import Answerer
+
+if TYPE_CHECKING:
+    from kme_server.settings import Settings
+    from kme_store.store import KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(settings: Settings, store: KnowledgeStore) -> Answerer:
+    """Load the model of `settings.model` (converting a bundled GGUF once), wrap it, warm it up.
+
+    Returns only when the engine answers at full speed, so that health turns SERVING when the
+    first real question would not pay for a cold start.
+    """
+    from kme_server.models.loading import load_model
+
+    start = time.perf_counter()
+    model = load_model(settings.model)
+    answerer = Answerer(store, model, settings.answering)
+    answerer.warm_up()
+    log.info("answering engine ready with %s in %.1f s", model.name, time.perf_counter() - start)
+    return answerer
