@@ -25,6 +25,10 @@ $(VENV)/.installed: pyproject.toml
 models: install
 	$(PY) -m kme_server.models.convert --model gemma3-270m --cache-dir $(MODEL_CACHE)
 
+# The first-run demo: a real server on a fresh store, example facts, answers before and after.
+demo: install models
+	$(PY) scripts/demo.py
+
 test: install models
 	$(PY) -m pytest -q
 
