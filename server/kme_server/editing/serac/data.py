@@ -1,0 +1,322 @@
+"""Training pairs for the scope classifier: (query, fact, in scope?) with hard negatives."""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from kme_store.facts import EditRequest, Fact, normalize_name
+
+log = logging.getLogger(__name__)
+
+# Kinds of pair. Positives: the query asks what the fact changes.
+EDIT_PROMPT = "edit_prompt"  # the edit's own prompt
+REPHRASE = "rephrase"  # CounterFact's rephrase_prompt (often loose: "X is known for")
+RELATION_PARAPHRASE = "relation_paraphrase"  # another prompt template of the same relation
+QUESTION = "question"  # an in-scope question of a scope-questions edit, fact as a sentence
+QUESTION_FORM = "question_form"  # the same, with the fact stated as a question and its answer
+POSITIVE_KINDS = (EDIT_PROMPT, REPHRASE, RELATION_PARAPHRASE, QUESTION, QUESTION_FORM)
+# Negatives: the query's answer must stay the base model's.
+OTHER_SUBJECT = "other_subject_same_relation"  # locality prompt, or another edit of the relation
+SAME_SUBJECT = "same_subject_other_relation"  # the fact's subject asked about another relation
+UNRELATED = "unrelated"  # another subject and another relation
+NEGATIVE_KINDS = (OTHER_SUBJECT, SAME_SUBJECT, UNRELATED)
+
+# Words too common to say that two relation templates share a meaning.
+_STOP = frozenset("a an the of in on at to is was are by for with from which who that whose it "
+                  "they their its as be does do did what which where who whom how name".split())
+_WORD = re.compile(r"[a-z]+")
+_VAGUE = re.compile(r"\b(known|famous) for\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ScopePair:
+    """One training example: is `query` in the scope of `fact`?"""
+
+    query: str
+    fact: Fact
+    label: int  # 1 in scope, 0 out of scope
+    kind: str  # one of POSITIVE_KINDS or NEGATIVE_KINDS
+    group: str  # the fact's normalized subject: the unit of the train/validation split
+    source: str  # "counterfact" or "scope-questions"
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    """An edit of either source, with what the negatives need to know about it."""
+
+    fact: Fact
+    relation: str  # relation key: a CounterFact template cluster or a Wikidata id
+    queries: tuple[str, ...]  # in-scope queries besides the fact's own prompt
+    source: str
+
+
+def _template(prompt: str, subject: str) -> str | None:
+    at = prompt.find(subject)
+    return None if at < 0 else prompt[:at] + "{}" + prompt[at + len(subject):]
+
+
+def _content_words(template: str) -> set[str]:
+    return {w for w in _WORD.findall(template.replace("{}", " ").lower()) if w not in _STOP}
+
+
+def _core(rephrase: str, subject: str) -> str | None:
+    """The rephrase as a template, without the unrelated text CounterFact puts before it."""
+    at = rephrase.find(subject)
+    if at < 0:
+        return None
+    head = rephrase[:at]
+    cut = max(head.rfind(". "), head.rfind("? "), head.rfind("! "), head.rfind("\n"))
+    return rephrase[cut + 1:].strip().replace(subject, "{}", 1) if cut >= 0 else rephrase.replace(subject, "{}", 1)
+
+
+class _UnionFind:
+    def __init__(self, items: Iterable[str]) -> None:
+        self.parent = {x: x for x in items}
+
+    def find(self, x: str) -> str:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def counterfact_relations(rows: Sequence[dict]) -> dict[str, str]:
+    """Map each CounterFact prompt template to a relation key (the representative template).
+
+    The flat CounterFact form has no relation id. A record's locality prompt states the same
+    relation about another subject, so the template it matches is joined with the record's own.
+    Over-joining only costs negatives; under-joining would label paraphrases as negatives, which is
+    why every link is taken (generic templates such as "{}, by" do merge a few relations).
+    """
+    templates = {t for r in rows if (t := _template(r["prompt"], r["subject"]))}
+    # Longest first, so that "{} is located in the country of" wins over "{} is in".
+    ordered = sorted(templates, key=lambda t: (-len(t), t))
+    patterns = [(t, re.compile("^" + re.escape(t).replace(r"\{\}", "(.+)") + "$")) for t in ordered]
+    uf = _UnionFind(ordered)
+    for r in rows:
+        own = _template(r["prompt"], r["subject"])
+        if own is None:
+            continue
+        for t, pattern in patterns:
+            if pattern.match(r["locality_prompt"]):
+                uf.union(t, own)
+                break
+    return {t: uf.find(t) for t in ordered}
+
+
+def load_counterfact(path: Path) -> list[_Edit]:
+    """CounterFact records as edits; the relation key is the template cluster."""
+    rows = json.loads(Path(path).read_text())
+    relation_of = counterfact_relations(rows)
+    edits = []
+    for r in rows:
+        template = _template(r["prompt"], r["subject"])
+        if template is None:
+            continue
+        fact = EditRequest(prompt=r["prompt"], subject=r["subject"], target_new=r["target_new"]).to_fact()
+        edits.append(_Edit(fact, relation_of[template], (r["rephrase_prompt"],), "counterfact"))
+    return edits
+
+
+def _counterfact_locality(path: Path) -> dict[tuple[str, str], str]:
+    rows = json.loads(Path(path).read_text())
+    return {(r["subject"], r["prompt"]): r["locality_prompt"] for r in rows}
+
+
+def load_scope_questions(path: Path, cloze_templates: dict[str, str]) -> list[_Edit]:
+    """scope-questions edits, parsed with MQuAKE's cloze templates into subject, relation, object.
+
+    The cloze templates serve only to read the edit sentence; they never become queries.
+    """
+    patterns = []
+    for rid, t in cloze_templates.items():
+        body = re.escape(t).replace(re.escape("[X]"), "(?P<s>.+?)").replace(re.escape("__"), "(?P<o>.+)")
+        patterns.append((rid, t, re.compile("^" + body + "$")))
+    # Longest template first: "The [X] is __" would otherwise swallow the others.
+    patterns.sort(key=lambda p: -len(p[1]))
+    edits = []
+    for r in json.loads(Path(path).read_text()):
+        for rid, t, pattern in patterns:
+            m = pattern.match(r["edit"])
+            if m and any(m["s"] in q for q in r["questions"]):
+                fact = Fact(subject=m["s"], relation=rid, object=m["o"], relation_id=rid,
+                            template=t.replace("[X]", "{}").replace("__", "").rstrip())
+                edits.append(_Edit(fact, rid, tuple(dict.fromkeys(r["questions"])), "scope-questions"))
+                break
+    return edits
+
+
+class PairBuilder:
+    """Builds the pairs of every kind from the loaded edits, seeded."""
+
+    def __init__(self, counterfact: list[_Edit], locality: dict[tuple[str, str], str],
+                 scope_questions: list[_Edit], seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+        self.cf = counterfact
+        self.sq = scope_questions
+        self.locality = locality
+        self.by_relation: dict[str, list[_Edit]] = defaultdict(list)
+        for e in counterfact + scope_questions:
+            self.by_relation[e.relation].append(e)
+        # Templates by relation: CounterFact prompt templates, and scope-questions questions.
+        self.cf_templates: dict[str, list[str]] = defaultdict(list)
+        for e in counterfact:
+            if e.fact.template not in self.cf_templates[e.relation]:
+                self.cf_templates[e.relation].append(e.fact.template)
+        self.sq_templates: dict[str, list[str]] = defaultdict(list)
+        for e in scope_questions:
+            for q in e.queries:
+                t = _template(q, e.fact.subject)
+                if t and t not in self.sq_templates[e.relation]:
+                    self.sq_templates[e.relation].append(t)
+        # Loose rephrasings CounterFact counts as in scope ("X was born in" for a language edit):
+        # another relation's template equal to one of them must not become a negative.
+        cores: dict[str, Counter[str]] = defaultdict(Counter)
+        for e in counterfact:
+            core = _core(e.queries[0], e.fact.subject)
+            if core:
+                cores[e.relation][core] += 1
+        self.loose = {rel: {c for c, n in cnt.items() if n >= 2} for rel, cnt in cores.items()}
+        self.words = {rel: set().union(*(_content_words(t) for t in ts)) for rel, ts in self.cf_templates.items()}
+        for e in scope_questions:
+            self.words[e.relation] = _content_words(e.fact.template or "")
+
+    def _other_relation_template(self, edit: _Edit) -> str | None:
+        """A template of a relation that surely differs from the edit's, cloze or question form."""
+        pool = self.cf_templates if self.rng.random() < 0.5 else self.sq_templates
+        for _ in range(20):
+            rel = self.rng.choice(list(pool))
+            if rel == edit.relation:
+                continue
+            # Across the two sources relation keys differ; a shared content word ("citizen",
+            # "born") means they may be the same relation, so the template is not used.
+            if edit.source == "scope-questions" or pool is self.sq_templates:
+                if self.words.get(rel, set()) & self.words.get(edit.relation, set()):
+                    continue
+            template = self.rng.choice(pool[rel])
+            # CounterFact counts "X is known for" as a rephrase of many relations, and its loose
+            # rephrasings of this relation are in scope by its own labels.
+            if template in self.loose.get(edit.relation, set()) or _VAGUE.search(template):
+                continue
+            return template
+        return None
+
+    def _other_edit(self, edit: _Edit, same_relation: bool) -> _Edit | None:
+        pool = self.by_relation[edit.relation] if same_relation else self.cf + self.sq
+        subject = normalize_name(edit.fact.subject)
+        for _ in range(20):
+            other = self.rng.choice(pool)
+            if normalize_name(other.fact.subject) == subject:
+                continue
+            if not same_relation and other.relation == edit.relation:
+                continue
+            return other
+        return None
+
+    def _negatives(self, edit: _Edit, query: str) -> list[ScopePair]:
+        s, out = edit.fact.subject, []
+        group = normalize_name(s)
+        template = self._other_relation_template(edit)
+        if template:
+            out.append(ScopePair(template.format(s), edit.fact, 0, SAME_SUBJECT, group, edit.source))
+        other = self._other_edit(edit, same_relation=True)
+        if other:
+            # The other edit's own query, still answered by its own relation: not this fact's.
+            q = other.fact.template.format(other.fact.subject) if self.rng.random() < 0.5 or not other.queries \
+                else self.rng.choice(other.queries)
+            if edit.source == "counterfact" and (edit.fact.subject, query) in self.locality and self.rng.random() < 0.5:
+                q = self.locality[(edit.fact.subject, query)]
+            if s not in q:
+                out.append(ScopePair(q, edit.fact, 0, OTHER_SUBJECT, group, edit.source))
+        other = self._other_edit(edit, same_relation=False)
+        if other:
+            q = self.rng.choice(other.queries or (other.fact.template.format(other.fact.subject),))
+            if s not in q:
+                out.append(ScopePair(q, edit.fact, 0, UNRELATED, group, edit.source))
+        return out
+
+    def counterfact_pairs(self, edit: _Edit) -> list[ScopePair]:
+        f, group = edit.fact, normalize_name(edit.fact.subject)
+        prompt = f.template.format(f.subject)
+        out = [ScopePair(prompt, f, 1, EDIT_PROMPT, group, edit.source),
+               ScopePair(edit.queries[0], f, 1, REPHRASE, group, edit.source)]
+        siblings = [t for t in self.cf_templates[edit.relation] if t != f.template]
+        if siblings:
+            out.append(ScopePair(self.rng.choice(siblings).format(f.subject), f, 1, RELATION_PARAPHRASE,
+                                 group, edit.source))
+        out += self._negatives(edit, prompt)
+        # A second same-subject negative: the product's hardest case and the rarest in the data.
+        out += [p for p in self._negatives(edit, prompt) if p.kind == SAME_SUBJECT]
+        return out
+
+    def scope_question_pairs(self, edit: _Edit) -> list[ScopePair]:
+        f, group = edit.fact, normalize_name(edit.fact.subject)
+        questions = list(edit.queries)
+        self.rng.shuffle(questions)
+        out = [ScopePair(q, f, 1, QUESTION, group, edit.source) for q in questions[:2]]
+        if len(questions) >= 2:
+            # The zsRE form: the edit is stored as a question and its answer.
+            asked = _template(questions[0], f.subject)
+            if asked:
+                qf = Fact(subject=f.subject, relation=f.relation, object=f.object,
+                          relation_id=f.relation_id, template=asked)
+                q = questions[-1]
+                out.append(ScopePair(q, qf, 1, QUESTION_FORM, group, edit.source))
+                out += [ScopePair(p.query, qf, 0, p.kind, group, edit.source) for p in self._negatives(edit, q)]
+        out += self._negatives(edit, questions[0])
+        return out
+
+    def build(self) -> list[ScopePair]:
+        pairs = []
+        for e in self.cf:
+            pairs += self.counterfact_pairs(e)
+        for e in self.sq:
+            pairs += self.scope_question_pairs(e)
+        return pairs
+
+
+def build_pairs(data_dir: Path, seed: int = 0) -> list[ScopePair]:
+    """All training pairs from counterfact-train and scope-questions under `data_dir`.
+
+    Never reads counterfact-val or zsre-dev: they are the evaluation sets.
+    """
+    data_dir = Path(data_dir)
+    cf_path = data_dir / "counterfact" / "counterfact-train.json"
+    cloze = json.loads((data_dir / "mquake" / "cloze_templates.json").read_text())
+    builder = PairBuilder(load_counterfact(cf_path), _counterfact_locality(cf_path),
+                          load_scope_questions(data_dir / "mquake" / "scope-questions.json", cloze), seed)
+    pairs = builder.build()
+    log.info("built %d pairs: %s", len(pairs), dict(sorted(Counter(p.kind for p in pairs).items())))
+    return pairs
+
+
+def split_pairs(pairs: Sequence[ScopePair], val_fraction: float = 0.1,
+                seed: int = 0) -> tuple[list[ScopePair], list[ScopePair]]:
+    """Train and validation pairs, split by subject so that no validation subject is trained on."""
+    groups = sorted({p.group for p in pairs})
+    random.Random(seed).shuffle(groups)
+    held = set(groups[: int(round(len(groups) * val_fraction))])
+    train = [p for p in pairs if p.group not in held]
+    val = [p for p in pairs if p.group in held]
+    return train, val
+
+
+def sample(pairs: Sequence[ScopePair], n: int, seed: int = 0) -> list[ScopePair]:
+    """A seeded subset of `n` pairs (all when n <= 0 or n >= len)."""
+    if n <= 0 or n >= len(pairs):
+        return list(pairs)
+    return random.Random(seed).sample(list(pairs), n)
+
+
+def composition(pairs: Iterable[ScopePair]) -> dict[str, int]:
+    """Counts by kind, for the logs and the metrics file."""
+    return dict(sorted(Counter(p.kind for p in pairs).items()))
