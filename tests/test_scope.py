@@ -1,0 +1,177 @@
+"""Scope classifier of SERAC: training pairs, split, training, persistence and threshold, on tiny models."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from kme_server.editing.serac import data  # noqa: E402
+from kme_server.editing.serac.scope import (ScopeClassifier, ScopeSettings, choose_threshold,  # noqa: E402
+                                            metrics_at)
+from kme_server.editing.serac.train import TrainSettings, train_classifier  # noqa: E402
+from kme_store.facts import Fact  # noqa: E402
+
+RELATIONS = {
+    "home": ["{} lives in", "{} resides in", "The home of {} is"],
+    "employer": ["{} works for", "{} is employed by", "The employer of {} is"],
+    "language": ["{} speaks", "The language of {} is", "{} writes in"],
+}
+OBJECTS = {"home": ["Paris", "Rome", "Oslo"], "employer": ["Acme", "Globex", "Initech"],
+           "language": ["French", "Dutch", "Greek"]}
+SUBJECTS = [f"Person{n}" for n in range(24)]
+
+
+def write_fixture(root: Path) -> Path:
+    """A miniature of the benchmark data directory: CounterFact train, scope-questions, cloze templates."""
+    rows = []
+    for i, subject in enumerate(SUBJECTS):
+        rel = list(RELATIONS)[i % 3]
+        ts, k = RELATIONS[rel], i // 3
+        rows.append({"case_id": i, "prompt": ts[k % 3].format(subject), "subject": subject,
+                     "target_new": OBJECTS[rel][k % 3], "ground_truth": OBJECTS[rel][(k + 1) % 3],
+                     "rephrase_prompt": f"Some words before. {ts[(k + 1) % 3].format(subject)}",
+                     "locality_prompt": ts[(k + 2) % 3].format(f"Other{i}"),
+                     "locality_ground_truth": OBJECTS[rel][(i + 1) % 3]})
+    (root / "counterfact").mkdir(parents=True)
+    (root / "counterfact" / "counterfact-train.json").write_text(json.dumps(rows))
+    cloze = {"P551": "[X] lives in the city of __", "P108": "[X] is employed by the firm __"}
+    questions = {"P551": ["Where does {} live?", "In which city does {} live?", "What is the home town of {}?"],
+                 "P108": ["Who employs {}?", "Which firm does {} work for?", "Who is the employer of {}?"]}
+    scope = []
+    for i in range(12):
+        rid = "P551" if i % 2 else "P108"
+        subject = f"Member{i}"
+        edit = cloze[rid].replace("[X]", subject).replace("__", "Zed")
+        scope.append({"edit": edit, "questions": [q.format(subject) for q in questions[rid]]})
+    (root / "mquake").mkdir()
+    (root / "mquake" / "scope-questions.json").write_text(json.dumps(scope))
+    (root / "mquake" / "cloze_templates.json").write_text(json.dumps(cloze))
+    return root
+
+
+def tiny_classifier(tmp_path: Path, words: list[str]) -> ScopeClassifier:
+    """A 2-layer BERT with a WordPiece vocabulary of `words`, built here without any download."""
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = special + sorted({w.lower() for w in words} | set(".,?'"))
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(vocab) + "\n")
+    tokenizer = transformers.BertTokenizerFast(vocab=str(path), do_lower_case=True)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    return ScopeClassifier(transformers.BertModel(config), tokenizer, ScopeSettings(max_length=32, batch_size=8))
+
+
+def toy_pairs(n: int, seed: int) -> list[data.ScopePair]:
+    """In scope exactly when the query names the fact's subject: a task a tiny BERT can learn."""
+    import random
+
+    rng = random.Random(seed)
+    names = ["alpha", "beta", "gamma"]
+    out = []
+    for i in range(n):
+        subject = rng.choice(names)
+        asked = subject if i % 2 else rng.choice([x for x in names if x != subject])
+        fact = Fact(subject=subject, relation="home", object="paris", template="{} lives in")
+        out.append(data.ScopePair(f"{asked} lives in", fact, int(asked == subject), "toy", subject, "toy"))
+    return out
+
+
+TOY_WORDS = ["alpha", "beta", "gamma", "lives", "in", "paris"]
+
+
+def test_pairs_contain_every_kind(tmp_path: Path) -> None:
+    pairs = data.build_pairs(write_fixture(tmp_path / "data"), seed=0)
+    kinds = {p.kind for p in pairs}
+    assert set(data.POSITIVE_KINDS) <= kinds
+    assert set(data.NEGATIVE_KINDS) <= kinds
+    assert all(p.label == 1 for p in pairs if p.kind in data.POSITIVE_KINDS)
+    assert all(p.label == 0 for p in pairs if p.kind in data.NEGATIVE_KINDS)
+    for p in pairs:
+        if p.kind == data.SAME_SUBJECT:
+            # Same subject, and a template of another relation than the fact's own.
+            assert p.fact.subject in p.query
+            assert p.query != p.fact.template.format(p.fact.subject)
+        if p.kind in (data.OTHER_SUBJECT, data.UNRELATED):
+            assert p.fact.subject not in p.query
+
+
+def test_same_subject_negatives_avoid_the_facts_relation(tmp_path: Path) -> None:
+    root = write_fixture(tmp_path / "data")
+    rows = json.loads((root / "counterfact" / "counterfact-train.json").read_text())
+    relation_of = data.counterfact_relations(rows)
+    # The locality prompts tie each relation's three templates together.
+    assert len(set(relation_of.values())) == len(RELATIONS)
+    for p in data.build_pairs(root, seed=0):
+        if p.kind == data.SAME_SUBJECT and p.source == "counterfact":
+            own = next(ts for ts in RELATIONS.values() if p.fact.template in ts)
+            assert all(t.format(p.fact.subject) != p.query for t in own)
+
+
+def test_split_is_seeded_and_by_subject(tmp_path: Path) -> None:
+    root = write_fixture(tmp_path / "data")
+    a = data.split_pairs(data.build_pairs(root, seed=3), 0.25, seed=3)
+    b = data.split_pairs(data.build_pairs(root, seed=3), 0.25, seed=3)
+    assert a == b
+    train, val = a
+    assert val and train
+    assert not {p.group for p in train} & {p.group for p in val}
+    other = data.split_pairs(data.build_pairs(root, seed=3), 0.25, seed=4)
+    assert {p.group for p in other[1]} != {p.group for p in val}
+    assert data.sample(train, 5, seed=1) == data.sample(train, 5, seed=1)
+
+
+def test_tiny_model_learns_a_toy_task(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    model = tiny_classifier(tmp_path, TOY_WORDS)
+    model.head.dropout.p = 0.0  # a 32-wide model on 96 pairs has no capacity to spare for dropout
+    settings = TrainSettings(seed=0, epochs=20, batch_size=16, lr=3e-3, warmup=0.05, freeze_embeddings=False,
+                             freeze_layers=0)
+    losses = train_classifier(model, toy_pairs(96, seed=0), settings)
+    assert losses[-1] < losses[0]
+    test = toy_pairs(64, seed=1)
+    probs = model.pair_scores([p.query for p in test], [p.fact.sentence() for p in test])
+    pos = [p for p, t in zip(probs, test) if t.label]
+    neg = [p for p, t in zip(probs, test) if not t.label]
+    assert sum(pos) / len(pos) > sum(neg) / len(neg) + 0.3
+    assert metrics_at(probs, [t.label for t in test], 0.5)["accuracy"] >= 0.9
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    model = tiny_classifier(tmp_path, TOY_WORDS).with_threshold(0.37)
+    facts = [Fact(subject=n, relation="home", object="paris", template="{} lives in") for n in ("alpha", "beta")]
+    before = model.scores("alpha lives in", facts)
+    model.save(tmp_path / "saved")
+    loaded = ScopeClassifier.load(tmp_path / "saved")
+    assert loaded.settings.threshold == pytest.approx(0.37)
+    assert loaded.scores("alpha lives in", facts) == before
+    match = loaded.best("alpha lives in", facts)
+    assert match is not None and match.probability == max(before)
+    assert match.in_scope == (max(before) >= 0.37)
+    assert loaded.best("alpha lives in", []) is None
+
+
+def test_load_refuses_an_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        ScopeClassifier.load(tmp_path)
+
+
+def test_threshold_maximizes_balanced_accuracy() -> None:
+    probs = [0.1, 0.2, 0.35, 0.4, 0.42, 0.6, 0.7, 0.8, 0.9]
+    labels = [0, 0, 0, 1, 1, 0, 1, 1, 1]
+    grid = [i / 100 for i in range(1, 100)]
+
+    def balanced(t: float) -> float:
+        return metrics_at(probs, labels, t)["balanced_accuracy"]
+
+    t, value = choose_threshold(probs, labels)
+    assert value == pytest.approx(max(balanced(g) for g in grid))
+    assert balanced(t) == pytest.approx(value)
+    # Among equally good thresholds the strictest is kept: fewer queries leave the base model.
+    assert t == max(g for g in grid if balanced(g) == pytest.approx(value))
+    assert t == pytest.approx(0.4)
