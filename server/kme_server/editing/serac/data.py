@@ -254,7 +254,7 @@ class PairBuilder:
             out.append(ScopePair(self.rng.choice(siblings).format(f.subject), f, 1, RELATION_PARAPHRASE,
                                  group, edit.source))
         out += self._negatives(edit, prompt)
-        # A second same-subject negative: the product's hardest case and the rarest in the data.
+        # A second same-subject negative: the hardest case for the product, and the scorer probes it.
         out += [p for p in self._negatives(edit, prompt) if p.kind == SAME_SUBJECT]
         return out
 
