@@ -141,7 +141,8 @@ class FaissIndex(VectorIndex):
         index = faiss.read_index(str(path))
         if index.d != dim:
             raise ValueError(f"{path}: index dimension {index.d}, embedder dimension {dim}")
+        # read_index returns the concrete class already. (Downcasting it again would hand back a
+        # wrapper that does not own the index, whose memory goes with the original wrapper.)
         if isinstance(index, faiss.IndexIVF):
-            index = faiss.downcast_index(index)
             index.set_direct_map_type(faiss.DirectMap.Hashtable)
         return cls(dim, settings, index, trained_size)
