@@ -43,6 +43,7 @@ class HFLanguageModel:
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
         self._seed = seed
         self._max_batch_size = max_batch_size
         self._eos_ids = _end_token_ids(model, tokenizer)
@@ -153,7 +154,8 @@ class HFLanguageModel:
         """
         bos = self.tokenizer.bos_token
         has_bos = bool(bos) and text.startswith(bos)
-        ids = list(self.tokenizer(text, add_special_tokens=not has_bos).input_ids)
+        with self._encode_lock:
+            ids = list(self.tokenizer(text, add_special_tokens=not has_bos).input_ids)
         if not ids and not allow_empty:
             ids = [self._start_id]
         return ids
