@@ -234,14 +234,14 @@ def test_score_follows_the_ike_prompt_when_facts_exist() -> None:
 
 
 def test_chat_models_wrap_none_and_in_context_alike() -> None:
-    a = _answerer(chat=True, facts=())
+    a = _answerer(chat=True, facts=(), use_chat_template="auto")
     a.ask("Who wrote Hamlet?", Mode.NONE)
     a.ask("Who wrote Hamlet?", Mode.IN_CONTEXT)
     assert a.model.prompts == ["<user>Who wrote Hamlet?</user><model>"] * 2
-    b = _answerer(chat=True)
+    b = _answerer(chat=True, use_chat_template="auto")
     b.ask("The Eiffel Tower is located in", Mode.IN_CONTEXT)
     assert b.model.prompts[-1].startswith("<user>New Fact: ") and b.model.prompts[-1].endswith("</user><model>")
-    never = _answerer(chat=True, facts=(), use_chat_template="never")
+    never = _answerer(chat=True, facts=())  # "never" is the default
     never.ask("Who wrote Hamlet?", Mode.NONE)
     assert never.model.prompts == ["Who wrote Hamlet?"]
     always = _answerer(chat=False, facts=(), use_chat_template="always")
