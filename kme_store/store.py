@@ -105,6 +105,11 @@ class KnowledgeStore:
             raise
         self._closed = False
 
+    @property
+    def embedder(self) -> Embedder:
+        """The store's sentence embedder, for callers that should not load a second copy."""
+        return self._embedder
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def __enter__(self) -> KnowledgeStore:
@@ -248,7 +253,7 @@ class KnowledgeStore:
         with self._storage.transaction() as seq:
             self._storage.ensure_batch(batch_id, source, digest)
             entities = self._resolve_entities(facts)
-            relations = {f.relation_key: self._resolve_relation(f) for f in facts}
+            relations = self._resolve_relations(facts)
             embed_missing_subjects(self._storage, embedder, list({entities[normalize_name(f.subject)] for f in facts}))
             ids, changed, created = [], [], 0
             for fact in facts:
@@ -278,17 +283,29 @@ class KnowledgeStore:
             self._storage.add_entity_names(aliases)
         return ids
 
-    def _resolve_relation(self, fact: Fact) -> RelationRow:
-        row = self._storage.relation_by_key(fact.relation_key)
-        if row is not None:
+    def _resolve_relations(self, facts: Sequence[Fact]) -> dict[str, RelationRow]:
+        """Rows of the facts' relations, creating (and embedding, in one call) the new ones."""
+        rows: dict[str, RelationRow] = {}
+        new: dict[str, Fact] = {}
+        for fact in facts:
+            key = fact.relation_key
+            if key in rows or key in new:
+                continue
+            row = self._storage.relation_by_key(key)
+            if row is None:
+                new[key] = fact
+                continue
             if fact.template and not row.template:
                 self._storage.set_relation_template(row.id, fact.template)
-            return row
-        multi = fact.relation_key in {self._relation_key(r) for r in self.settings.multi_valued_relations}
-        vec = self._embedder.encode([relation_phrase(fact.relation, fact.template)])[0]
-        row = self._storage.create_relation(fact.relation_key, fact.relation, fact.relation_id, fact.template, multi, vec)
-        self._relations.set(row.id, vec)
-        return row
+            rows[key] = row
+        if new:
+            multi = {self._relation_key(r) for r in self.settings.multi_valued_relations}
+            vecs = self._embedder.encode([relation_phrase(f.relation, f.template) for f in new.values()])
+            for (key, fact), vec in zip(new.items(), vecs):
+                rows[key] = self._storage.create_relation(key, fact.relation, fact.relation_id, fact.template,
+                                                          key in multi, vec)
+                self._relations.set(rows[key].id, vec)
+        return rows
 
     def declare_multi_valued(self, relation: str, multi_valued: bool = True) -> None:
         """Let a relation (Wikidata id or label) keep several current objects per subject."""

@@ -120,7 +120,7 @@ def test_no_facts_gives_exactly_the_base_prompt_and_answer() -> None:
     a = _answerer(facts=())
     in_context = a.ask("Who wrote Hamlet?", Mode.IN_CONTEXT)
     none = a.ask("Who wrote Hamlet?", Mode.NONE)
-    assert a.model.prompts == ["Who wrote Hamlet?", "Who wrote Hamlet?"]
+    assert a.model.prompts == ["Q: Who wrote Hamlet?\nA:", "Q: Who wrote Hamlet?\nA:"]
     assert in_context.answer == none.answer == "the base answer"
     assert in_context.facts == [] and none.mode is Mode.NONE
 
@@ -141,7 +141,7 @@ def test_auto_uses_facts_when_found_and_falls_back_to_none() -> None:
     miss = a.ask("Who wrote Hamlet?", "AUTO")
     assert (hit.mode, hit.answer, hit.facts) == (Mode.IN_CONTEXT, "Rome", [EIFFEL])
     assert (miss.mode, miss.answer, miss.facts) == (Mode.NONE, "the base answer", [])
-    assert a.model.prompts[-1] == "Who wrote Hamlet?"
+    assert a.model.prompts[-1] == "Q: Who wrote Hamlet?\nA:"
     assert "retrieve" in miss.timings_ms
 
 
@@ -237,13 +237,13 @@ def test_chat_models_wrap_none_and_in_context_alike() -> None:
     a = _answerer(chat=True, facts=(), use_chat_template="auto")
     a.ask("Who wrote Hamlet?", Mode.NONE)
     a.ask("Who wrote Hamlet?", Mode.IN_CONTEXT)
-    assert a.model.prompts == ["<user>Who wrote Hamlet?</user><model>"] * 2
+    assert a.model.prompts == ["<user>Q: Who wrote Hamlet?\nA:</user><model>"] * 2
     b = _answerer(chat=True, use_chat_template="auto")
     b.ask("The Eiffel Tower is located in", Mode.IN_CONTEXT)
     assert b.model.prompts[-1].startswith("<user>New Fact: ") and b.model.prompts[-1].endswith("</user><model>")
     never = _answerer(chat=True, facts=())  # "never" is the default
     never.ask("Who wrote Hamlet?", Mode.NONE)
-    assert never.model.prompts == ["Who wrote Hamlet?"]
+    assert never.model.prompts == ["Q: Who wrote Hamlet?\nA:"]
     always = _answerer(chat=False, facts=(), use_chat_template="always")
     assert always.base_prompt("q") == "q"  # a model without a template returns the text unchanged
 
@@ -255,3 +255,9 @@ def test_warm_up_makes_ready() -> None:
     a.warm_up()
     assert a.ready()
     assert len(a.model.prompts) == 1
+
+
+def test_bare_questions_are_framed_for_a_base_model_and_clozes_are_not() -> None:
+    a = _answerer()
+    assert a.bare_prompt("Who wrote Hamlet? ") == "Q: Who wrote Hamlet?\nA:"
+    assert a.bare_prompt("The author of Hamlet is") == "The author of Hamlet is"

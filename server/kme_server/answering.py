@@ -38,6 +38,8 @@ class AnsweringSettings(BaseModel):
     max_new_tokens: int = Field(default=16, ge=1, le=4096)
     stop: tuple[str, ...] = ("\n",)
     default_mode: Mode = Mode.AUTO
+    # How a question (text ending in "?") is put to the base model when no fact applies.
+    question_frame: str = "Q: {}\nA:"
     # Whether prompts go through the model's chat template ("auto": when the model has one).
     # "never" by default: IKE prompts are completions, and wrapped in SmolLM2-135M-Instruct's chat
     # template the model chats instead of completing (20 CounterFact validation records, scored
@@ -226,11 +228,20 @@ class Answerer:
         """The prompt the base model sees for `text`: the text itself, or it in the chat template."""
         return self.model.chat_prompt(text) if self._use_chat() else text
 
+    def bare_prompt(self, text: str) -> str:
+        """The prompt of a question answered with no facts: NONE, and every mode that finds none.
+
+        A base model given a bare question tends to continue with a new line (an empty answer)
+        or another question; framed as "Q: ...\nA:" it answers. Cloze prompts stay as they are.
+        """
+        framed = self.settings.question_frame.format(text.strip()) if text.rstrip().endswith("?") else text
+        return self.base_prompt(framed)
+
     # -- routes --------------------------------------------------------------------------------
 
     def _route_none(self, text: str) -> Plan:
         start = time.perf_counter()
-        prompt = self.base_prompt(text)
+        prompt = self.bare_prompt(text)
         return Plan(Mode.NONE, prompt, timings_ms={"prompt": _ms(start)})
 
     def _route_in_context(self, text: str, hits: list[Hit] | None = None) -> Plan:
@@ -239,8 +250,8 @@ class Answerer:
             hits, timings["retrieve"] = self._retrieve(text)
         facts = [hit.fact for hit in hits]
         start = time.perf_counter()
-        # Without facts build() returns the text unchanged, so the prompt equals the base prompt.
-        prompt = self.base_prompt(self.ike.build(text, facts).text)
+        # Without facts the prompt is exactly NONE's, so the answer is exactly the base answer.
+        prompt = self.base_prompt(self.ike.build(text, facts).text) if facts else self.bare_prompt(text)
         timings["prompt"] = _ms(start)
         return Plan(Mode.IN_CONTEXT, prompt, facts=facts, timings_ms=timings)
 

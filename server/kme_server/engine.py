@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from kme_server.answering import Answerer
+from kme_server.editing.ike import InContextEditor
 
 if TYPE_CHECKING:
     from kme_server.settings import Settings
@@ -24,7 +25,11 @@ def build_engine(settings: Settings, store: KnowledgeStore) -> Answerer:
 
     start = time.perf_counter()
     model = load_model(settings.model)
-    answerer = Answerer(store, model, settings.answering)
+    # IKE selects demonstrations with the shipped MiniLM embeddings; when the store embeds with the
+    # same default model, share it rather than load a second copy.
+    same_model = settings.store.embedding_model is None and settings.answering.ike.embedding_model is None
+    ike = InContextEditor(settings.answering.ike, embedder=store.embedder if same_model else None)
+    answerer = Answerer(store, model, settings.answering, ike=ike)
     answerer.warm_up()
     log.info("answering engine ready with %s in %.1f s", model.name, time.perf_counter() - start)
     return answerer
