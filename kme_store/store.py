@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -12,20 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-import numpy as np
 
 from kme_store.embedder import Embedder, SentenceTransformerEmbedder
 from kme_store.errors import FieldError, ImportAborted, NotFoundError
 from kme_store.facts import (EditRequest, Fact, FactStatus, Hit, ImportSummary, LineError, Limits, coerce_fact,
                              normalize_name)
-from kme_store.graph import KnowledgeGraph
 from kme_store.history import add_fact, undo_fact
-from kme_store.index import VectorIndex, create_index, load_index
 from kme_store.lock import WriterLock
 from kme_store.retrieval import Retriever
 from kme_store.settings import StoreSettings
 from kme_store.storage import FactRow, RelationRow, SQLiteStorage
-from kme_store.vectors import RelationVectors, embed_missing_subjects, fact_vectors, relation_phrase
+from kme_store.vectors import RelationVectors, embed_missing_subjects, relation_phrase
+from kme_store.views import DerivedViews
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +30,6 @@ FactInput = Fact | EditRequest | Mapping[str, Any]
 Progress = Callable[[int], None]
 
 _DB = "facts.sqlite3"
-_GRAPH = "graph.pickle"
-_INDEX = "index.faiss"
-_SNAPSHOT = "snapshot.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +90,9 @@ class KnowledgeStore:
             self._relations = RelationVectors(self._embedder.dim)
             for row, vec in self._storage.relations():
                 self._relations.set(row.id, vec)
-            self._graph, self._index = self._open_views()
+            self._views = DerivedViews(self.path, self._storage, self._embedder, self._relations, self.settings,
+                                       read_only)
+            self._graph, self._index = self._views.graph, self._views.index
             self._retriever = Retriever(self._storage, self._graph, self._index, self._embedder, self._relations,
                                         self.settings.retrieval)
         except BaseException:
@@ -137,80 +133,12 @@ class KnowledgeStore:
                 self._closed = True
 
     def snapshot(self) -> None:
-        """Write the graph and the index to disk, stamped with the change number they reflect."""
+        """Write the graph and the index to disk, so that the next open replays nothing."""
         with self._lock:
-            seq = self._storage.last_seq()
-            self._graph.save(self.path / _GRAPH)
-            self._index.save(self.path / _INDEX)
-            meta = {"seq": seq, "dim": self._embedder.dim, "embedding_model": self._embedding_id(),
-                    "trained_size": getattr(self._index, "_trained_size", 0)}
-            # Written last: a crash before this line leaves the previous stamp, and replaying
-            # from an older change number is harmless (replay is idempotent).
-            tmp = self.path / (_SNAPSHOT + ".tmp")
-            tmp.write_text(json.dumps(meta))
-            os.replace(tmp, self.path / _SNAPSHOT)
+            self._views.snapshot()
 
-    def _embedding_id(self) -> str:
-        return self.settings.embedding_model or "all-MiniLM-L6-v2"
-
-    def _open_views(self) -> tuple[KnowledgeGraph, VectorIndex]:
-        """Load graph and index from their snapshot, replay later changes, verify, repair."""
-        snap_path = self.path / _SNAPSHOT
-        graph, index, seq = None, None, 0
-        if snap_path.exists():
-            try:
-                meta = json.loads(snap_path.read_text())
-                if meta.get("embedding_model") == self._embedding_id() and meta.get("dim") == self._embedder.dim:
-                    graph = KnowledgeGraph.load(self.path / _GRAPH)
-                    index = load_index(self.path / _INDEX, self._embedder.dim, self.settings.index,
-                                       int(meta.get("trained_size", 0)))
-                    seq = int(meta["seq"])
-                else:
-                    log.warning("%s: snapshot made with another embedding model; rebuilding", self.path)
-            except (OSError, ValueError, KeyError, RuntimeError) as exc:
-                log.warning("%s: unreadable snapshot (%s); rebuilding graph and index", self.path, exc)
-                graph, index, seq = None, None, 0
-        if graph is None or index is None:
-            graph, index, seq = KnowledgeGraph(), create_index(self._embedder.dim, self.settings.index), 0
-        self._replay(graph, index, seq)
-        current = self._storage.count(FactStatus.CURRENT)
-        if len(graph) != current or len(index) != current:
-            log.warning("%s: graph (%d edges) or index (%d) disagrees with storage (%d current facts); repairing",
-                        self.path, len(graph), len(index), current)
-            graph, index = KnowledgeGraph(), create_index(self._embedder.dim, self.settings.index)
-            self._replay(graph, index, 0, full=True)
-        return graph, index
-
-    def _replay(self, graph: KnowledgeGraph, index: VectorIndex, since: int, full: bool = False) -> None:
-        rows_iter = self._storage.current_rows() if full else self._storage.changed_since(since)
-        batch: list[FactRow] = []
-        for row in rows_iter:
-            batch.append(row)
-            if len(batch) >= 10_000:
-                self._apply(batch, graph, index)
-                batch = []
-        self._apply(batch, graph, index)
-
-    def _apply(self, rows: Sequence[FactRow], graph: KnowledgeGraph | None = None,
-               index: VectorIndex | None = None) -> None:
-        """Make graph and index reflect the status of these facts."""
-        graph = graph if graph is not None else self._graph
-        index = index if index is not None else self._index
-        if not rows:
-            return
-        graph.apply(rows)
-        gone = np.array([r.id for r in rows if r.status != "current"], dtype=np.int64)
-        index.remove(gone)
-        live = [r for r in rows if r.status == "current"]
-        if live:
-            subjects = [r.subject_id for r in live]
-            # Only a crash between a commit and its embeddings leaves subjects unembedded.
-            if not self.read_only and self._storage.entities_without_vec(subjects):
-                with self._storage.transaction():
-                    embed_missing_subjects(self._storage, self._embedder, subjects)
-            vecs = self._storage.entity_vecs([r.subject_id for r in live])
-            live = [r for r in live if r.subject_id in vecs]
-            index.upsert(np.array([r.id for r in live], np.int64), fact_vectors(live, vecs, self._relations))
+    def _apply(self, rows: Sequence[FactRow]) -> None:
+        self._views.apply(rows)
 
     def _apply_relation_settings(self) -> None:
         if self.read_only:
@@ -499,13 +427,4 @@ class KnowledgeStore:
     def check(self) -> list[str]:
         """Disagreements between storage, graph and index (empty when consistent)."""
         with self._lock:
-            problems = []
-            current = {r.id for r in self._storage.current_rows()}
-            indexed = set(int(i) for i in self._index.ids())
-            edges = {d["fact"] for _, _, d in self._graph.nx.edges(data=True)}
-            if indexed != current:
-                problems.append(f"index holds {len(indexed - current)} stale and misses {len(current - indexed)} facts")
-            if edges != current:
-                problems.append(f"graph holds {len(edges - current)} stale and misses {len(current - edges)} facts")
-            return problems
-
+            return self._views.check()

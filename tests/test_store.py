@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fakes import TrigramEmbedder
 
 from kme_store import FactStatus, FieldError, NotFoundError, StoreLockedError, StoreSettings
 from kme_store.store import KnowledgeStore
