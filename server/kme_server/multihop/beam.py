@@ -1,0 +1,210 @@
+"""Chain extraction by a beam over relation chains, scored by phrase similarity, word coverage and the graph."""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from kme_store.embedder import Embedder
+
+from kme_server.multihop.chain import ChainParse, FactSource, StartEntity, find_start
+from kme_server.multihop.relations import STOPWORDS, Relation, RelationCatalogue, cue_stems
+from kme_server.multihop.settings import MultiHopSettings
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
+# Phrase vectors of question words kept per extractor; past this many the table starts over.
+_GRAM_CACHE_LIMIT = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Gram:
+    """Consecutive words of the question (outside the entity) that may name one relation."""
+
+    text: str
+    words: frozenset[int]  # indices of the content words it covers
+    position: int  # character offset of its first word
+    stems: frozenset[str]  # stems of its content words
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    relations: tuple[Relation, ...]
+    entities: tuple[str, ...]  # where the store's facts lead; empty once a hop leaves the store
+    claimed: frozenset[int]  # content words claimed by the hops' phrases
+    gains: tuple[float, ...]  # what each hop's phrase is worth: words covered x similarity above threshold
+    sims: tuple[float, ...]  # each hop's phrase similarity
+    stems: tuple[frozenset[str], ...]  # word stems of each hop's phrase
+    store_hops: int
+    inversions: int  # hops named left of the entity but out of outside-in order
+    last_left: int | None  # position of the last hop named left of the entity
+
+
+class BeamExtractor:
+    """Grows chains innermost hop first. A hop is justified by a phrase of the question that no
+    other hop claimed (embedding similarity of the phrase to the relation's phrasings, less a
+    threshold, once per word), or more cheaply by the graph: the store holds that relation for
+    the entity the chain has reached. Each hop costs a little, so a hop must name words no other
+    hop names; hops named out of outside-in order ("the capital of the country of X" reads X
+    first) cost more.
+    Only the question's short phrases are embedded, never whole candidate chains, so a question
+    costs one small embedding batch however wide the beam.
+    """
+
+    def __init__(self, store: FactSource, catalogue: RelationCatalogue, embedder: Embedder,
+                 settings: MultiHopSettings) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self.embedder = embedder
+        self.settings = settings
+        self._phrase_keys: list[str] = []
+        self._phrase_vecs: np.ndarray | None = None
+        self._gram_vecs: dict[str, np.ndarray] = {}
+
+    def extract(self, question: str) -> ChainParse | None:
+        entity = find_start(question, self.store)
+        return None if entity is None else self.extract_from(question, entity)
+
+    def extract_from(self, question: str, entity: StartEntity) -> ChainParse | None:
+        s = self.settings
+        grams = _grams(question, entity)
+        if not grams:
+            return None
+        relations = list(self.catalogue)
+        sim = self._similarities(relations, grams)  # [relation, gram]
+        index = {r.key: i for i, r in enumerate(relations)}
+        beam = [_State((), (entity.name,), frozenset(), (), (), (), 0, 0, None)]
+        finished: list[tuple[float, _State]] = []
+        for _depth in range(s.max_hops):
+            grown: list[tuple[float, _State]] = []
+            for state in beam:
+                followable = self._followable(state.entities)
+                for key in dict.fromkeys([*followable, *index]):
+                    rel = self.catalogue.get(key)
+                    if rel is None or any(r.key == key for r in state.relations):
+                        continue  # a relation twice in one chain is almost never asked
+                    if key not in index:  # a relation the catalogue learned just now from the store
+                        continue
+                    for nxt in self._extend(state, rel, sim[index[key]], grams, entity, followable.get(key, ())):
+                        grown.append((self._score(nxt), nxt))
+            if not grown:
+                break
+            grown.sort(key=lambda x: -x[0])
+            beam = [st for _, st in grown[: s.beam_width]]
+            finished.extend(grown[: s.beam_width])
+        if not finished:
+            return None
+        finished.sort(key=lambda x: -x[0])
+        score, best = finished[0]
+        confidence = float(np.mean(best.sims))
+        return ChainParse(entity, list(best.relations), confidence, best.store_hops,
+                          [([r.key for r in st.relations], sc) for sc, st in finished[1:4]])
+
+    def _extend(self, state: _State, rel: Relation, sims: np.ndarray, grams: list[_Gram], entity: StartEntity,
+                objects: tuple[str, ...]) -> list[_State]:
+        """The state grown by `rel`, once for each of its best two unclaimed phrases."""
+        s = self.settings
+        theta = s.min_relation_similarity
+        options: list[tuple[float, float, _Gram]] = []
+        for g, gram in enumerate(grams):
+            if gram.words & state.claimed:
+                continue
+            # A longer phrase is worth somewhat more, so one hop naming "country of citizenship"
+            # beats two hops naming "country" and "citizenship"; branching over two phrases
+            # keeps a greedy choice from stealing a word another hop needs.
+            value = (float(sims[g]) - theta) * (1.0 + s.phrase_word_bonus * (len(gram.words) - 1))
+            options.append((value, float(sims[g]), gram))
+        options.sort(key=lambda o: -o[0])
+        out = []
+        for value, sim, gram in options[:2]:
+            store_hop = bool(objects) and sim >= theta
+            if value < 0:
+                # The graph may vouch for a hop the words only hint at, never for one they do not name.
+                if not objects or sim < theta - s.graph_slack:
+                    continue
+                value = 0.0
+            inversions, last_left = state.inversions, state.last_left
+            if gram.position < entity.start:
+                # Left of the entity the chain reads outside-in: each further hop is named further left.
+                if last_left is not None and gram.position > last_left:
+                    inversions += 1
+                last_left = gram.position
+            out.append(_State(state.relations + (rel,), objects, state.claimed | gram.words, state.gains + (value,),
+                              state.sims + (sim,), state.stems + (gram.stems,), state.store_hops + store_hop,
+                              inversions, last_left))
+        return out
+
+    def _score(self, state: _State) -> float:
+        s = self.settings
+        for i, stems in enumerate(state.stems):
+            # A hop named only by words another hop's relation uses ("the country where X holds
+            # citizenship": "country" belongs to citizenship) adds nothing, unless that other hop
+            # was named by the same word elsewhere ("founded ... founded").
+            others = [j for j in range(len(state.relations)) if j != i]
+            cues = frozenset().union(*(state.relations[j].cues for j in others)) if others else frozenset()
+            named = frozenset().union(*(state.stems[j] for j in others)) if others else frozenset()
+            if stems and stems <= cues and not stems & named:
+                return -np.inf
+        return (sum(state.gains) - s.hop_cost * len(state.relations) + s.graph_bonus * state.store_hops
+                - s.order_penalty * state.inversions)
+
+    def _followable(self, entities: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+        """Relation key -> objects, for the current facts about these entities."""
+        out: dict[str, list[str]] = {}
+        for name in entities:
+            for fact in self.store.facts_about(name):
+                out.setdefault(self.catalogue.for_fact(fact).key, []).append(fact.object)
+        return {k: tuple(dict.fromkeys(v)) for k, v in out.items()}
+
+    def _similarities(self, relations: list[Relation], grams: list[_Gram]) -> np.ndarray:
+        """Best similarity of each relation's phrasings to each gram, plus a bonus for shared stems."""
+        keys, pvecs = self._phrases(relations)
+        gvecs = self._encode_grams([g.text for g in grams])
+        raw = pvecs @ gvecs.T  # [phrase, gram]
+        out = np.full((len(relations), len(grams)), -1.0, dtype=np.float32)
+        row = {r.key: i for i, r in enumerate(relations)}
+        for p, key in enumerate(keys):
+            i = row[key]
+            np.maximum(out[i], raw[p], out=out[i])
+        for i, rel in enumerate(relations):
+            for g, gram in enumerate(grams):
+                if rel.cues & gram.stems:
+                    out[i, g] += self.settings.cue_bonus
+        return out
+
+    def _phrases(self, relations: list[Relation]) -> tuple[list[str], np.ndarray]:
+        wanted = [(r.key, p) for r in relations for p in r.phrasings()]
+        if self._phrase_vecs is None or len(self._phrase_keys) != len(wanted):
+            self._phrase_keys = [k for k, _ in wanted]
+            self._phrase_vecs = self.embedder.encode([p for _, p in wanted])
+        return self._phrase_keys, self._phrase_vecs
+
+    def _encode_grams(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._gram_vecs]
+        if missing:
+            if len(self._gram_vecs) + len(missing) > _GRAM_CACHE_LIMIT:
+                self._gram_vecs.clear()
+            for t, v in zip(missing, self.embedder.encode(missing)):
+                self._gram_vecs[t] = v
+        return np.stack([self._gram_vecs[t] for t in texts])
+
+
+def _grams(question: str, entity: StartEntity) -> list[_Gram]:
+    """Content words outside the entity, and their runs of one to three words (stopwords between allowed)."""
+    tokens = [(m.group(0), m.start()) for m in _TOKEN.finditer(question)
+              if not (entity.start <= m.start() < entity.end)]
+    content = [i for i, (w, _) in enumerate(tokens) if w.lower() not in STOPWORDS and len(w) > 2]
+    grams: list[_Gram] = []
+    for a, i in enumerate(content):
+        for b in range(a, min(a + 3, len(content))):
+            j = content[b]
+            # A phrase never spans the entity: its words lie on one side of it.
+            if (tokens[i][1] < entity.start) != (tokens[j][1] < entity.start) or j - i > 4:
+                break
+            end = tokens[j][1] + len(tokens[j][0])
+            text = question[tokens[i][1]:end]
+            grams.append(_Gram(text, frozenset(range(a, b + 1)), tokens[i][1], cue_stems(text)))
+    return grams

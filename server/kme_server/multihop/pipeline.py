@@ -1,0 +1,75 @@
+"""MultiHop: catalogue, chain extractor and walker put together; question -> Plan with its chain."""
+from __future__ import annotations
+
+import logging
+import time
+
+from kme_store.embedder import Embedder
+
+from kme_server.answering import Plan
+from kme_server.answers import Mode
+from kme_server.models.base import LanguageModel
+from kme_server.multihop.beam import BeamExtractor
+from kme_server.multihop.chain import ChainExtractor, ChainParse, FactSource
+from kme_server.multihop.decompose import ModelDecomposer
+from kme_server.multihop.lexical import LexicalExtractor
+from kme_server.multihop.relations import RelationCatalogue
+from kme_server.multihop.settings import MultiHopSettings
+from kme_server.multihop.walker import Walker
+
+log = logging.getLogger(__name__)
+
+
+class MultiHop:
+    """Answers a question by extracting its relation chain and walking it.
+
+    `model` may be None (no model hops: a walk stops where the store is silent).
+    """
+
+    def __init__(self, store: FactSource, model: LanguageModel | None, embedder: Embedder,
+                 settings: MultiHopSettings | None = None, catalogue: RelationCatalogue | None = None) -> None:
+        self.settings = settings or MultiHopSettings()
+        self.catalogue = catalogue or RelationCatalogue.from_settings(self.settings)
+        self.walker = Walker(store, model, self.settings)
+        self.extractor: ChainExtractor = self._extractor(store, model, embedder)
+
+    def _extractor(self, store: FactSource, model: LanguageModel | None, embedder: Embedder) -> ChainExtractor:
+        kind = self.settings.extractor
+        if kind == "lexical":
+            return LexicalExtractor(store, self.catalogue, self.settings)
+        if kind == "model":
+            if model is None:
+                raise ValueError("extractor 'model' needs a language model")
+            return ModelDecomposer(store, self.catalogue, embedder, model, self.settings)
+        return BeamExtractor(store, self.catalogue, embedder, self.settings)
+
+    def parse(self, question: str) -> ChainParse | None:
+        return self.extractor.extract(question)
+
+    def is_multi_hop(self, parse: ChainParse | None) -> bool:
+        """AUTO's test: at least two hops, read with confidence."""
+        return parse is not None and len(parse.relations) >= 2 and parse.score >= self.settings.min_confidence
+
+    def plan(self, question: str, parse: ChainParse | None = None, parse_ms: float = 0.0) -> Plan | None:
+        """The walk's answer as a Plan (answer set, so nothing more is generated), or None when the
+        question has no chain or the walk found nothing."""
+        if parse is None:
+            start = time.perf_counter()
+            parse = self.parse(question)
+            parse_ms = _ms(start)
+        if parse is None or not parse.relations:
+            return None
+        start = time.perf_counter()
+        walk = self.walker.walk(parse.entity.name, parse.relations)
+        walk_ms = _ms(start)
+        if not walk.hops:
+            return None
+        log.debug("%r -> %s from %r: %s", question, parse.keys, parse.entity.name, walk.answer)
+        # The prompt is what a reader would ask the model to see the same chain: the last hop.
+        prompt = walk.prompts[-1] if walk.prompts else parse.relations[-1].cloze.format(walk.hops[-1].subject)
+        return Plan(Mode.MULTI_HOP, prompt, facts=list(walk.facts), chain=list(walk.hops), answer=walk.answer,
+                    timings_ms={"parse": parse_ms, "walk": walk_ms})
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

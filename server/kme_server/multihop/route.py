@@ -1,0 +1,53 @@
+"""Registering multi-hop answering on an Answerer: MULTI_HOP itself, and AUTO's multi-hop policy."""
+from __future__ import annotations
+
+import logging
+import time
+
+from kme_server.answering import Answerer, Plan, Route
+from kme_server.answers import Mode
+from kme_server.multihop.pipeline import MultiHop
+
+log = logging.getLogger(__name__)
+
+
+def install(answerer: Answerer, multihop: MultiHop) -> None:
+    """Serve MULTI_HOP with the walk, and let AUTO walk the questions recognized as multi-hop.
+
+    MULTI_HOP walks whatever chain it reads (one hop included) and falls back to AUTO's previous
+    route when it reads none. AUTO walks only a chain of two or more hops read with confidence;
+    every other question (single-hop ones included) goes the way it went before.
+    """
+    previous = _current_route(answerer, Mode.AUTO)
+
+    def fallback(text: str) -> Plan:
+        if previous is None:
+            return answerer.plan(text, Mode.NONE)
+        return previous(text)
+
+    def multi_hop(text: str) -> Plan:
+        plan = multihop.plan(text)
+        return plan if plan is not None else fallback(text)
+
+    def auto(text: str) -> Plan:
+        start = time.perf_counter()
+        parse = multihop.parse(text)
+        parse_ms = (time.perf_counter() - start) * 1000.0
+        if multihop.is_multi_hop(parse):
+            plan = multihop.plan(text, parse, parse_ms)
+            if plan is not None:
+                return plan
+        plan = fallback(text)
+        plan.timings_ms["parse"] = parse_ms
+        return plan
+
+    answerer.register_route(Mode.MULTI_HOP, multi_hop)
+    answerer.register_route(Mode.AUTO, auto)
+
+
+def _current_route(answerer: Answerer, mode: Mode) -> Route | None:
+    # Answerer has no public accessor for a registered route yet (see the report); read its table.
+    getter = getattr(answerer, "route", None)
+    if callable(getter):
+        return getter(mode)
+    return getattr(answerer, "_routes", {}).get(mode)

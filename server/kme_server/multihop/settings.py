@@ -1,0 +1,62 @@
+"""Typed settings of multi-hop answering (filled by the server's settings, KME_MULTIHOP__...)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+# Noun phrases for relations whose Wikidata label is not a noun ("founded by", "educated at"):
+# composed chains read "the founder of the university of X" as a question would.
+_NOUNS = {
+    "P112": "the founder of {}", "P127": "the owner of {}", "P69": "the university of {}",
+    "P131": "the location of {}", "P276": "the location of {}", "P463": "the organization {} is a member of",
+    "P1412": "the language spoken by {}", "P407": "the language of {}", "P364": "the original language of {}",
+    "P413": "the position played by {}", "P1037": "the director of {}", "P140": "the religion of {}",
+    "P19": "the birthplace of {}", "P20": "the place of death of {}", "P937": "the work location of {}",
+    "P1308": "the officeholder of {}", "P159": "the headquarters of {}", "P740": "the place where {} was founded",
+    "P106": "the occupation of {}", "P35": "the head of state of {}", "P6": "the head of government of {}", "P800": "the notable work of {}", "P264": "the record label of {}",
+}
+
+
+class MultiHopSettings(BaseModel):
+    """Where the relation catalogue comes from and how chains are found and walked."""
+
+    # Folder with MQuAKE's cloze_templates.json, question_templates.json and rel-prompts.json;
+    # None: only the relations the store itself knows.
+    templates_dir: Path | None = None
+    # Wikidata SPARQL result mapping property URIs to English labels (relation-labels.json).
+    relation_labels: Path | None = None
+    # Noun phrase per Wikidata id where the label does not read as one; `{}` is the subject.
+    noun_phrases: dict[str, str] = Field(default_factory=lambda: dict(_NOUNS))
+    # How chains are extracted: "beam" (embeddings + graph), "lexical" (phrase positions only),
+    # or "model" (the language model decomposes the question few-shot).
+    extractor: Literal["beam", "lexical", "model"] = "beam"
+    # Longest chain considered; MQuAKE goes to four hops.
+    max_hops: int = Field(default=4, ge=1, le=8)
+    # Partial chains kept per depth of the beam.
+    beam_width: int = Field(default=5, ge=1, le=64)
+    # Relations tried per hop besides those the store holds for the current entity.
+    relations_per_hop: int = Field(default=6, ge=1, le=64)
+    # A phrase of the question names a relation when their embedding similarity reaches this.
+    min_relation_similarity: float = 0.5
+    # How far below that threshold a hop may read when the store can follow it.
+    graph_slack: float = 0.15
+    # Score added per hop that the store can follow from the entity reached so far: a chain
+    # the graph holds is likelier than one that only reads well.
+    graph_bonus: float = 0.6
+    # Similarity added when a phrase shares a word stem with the relation's phrasings.
+    cue_bonus: float = 0.1
+    # Extra worth of a phrase per further word it covers (relative).
+    phrase_word_bonus: float = 0.5
+    # Score lost per hop: a hop must name enough of the question to pay for itself.
+    hop_cost: float = 0.2
+    # Score lost per hop named out of outside-in order left of the entity.
+    order_penalty: float = 0.1
+    # AUTO walks a question only when its best chain has at least two hops and its hops' mean
+    # phrase similarity reaches this.
+    min_confidence: float = 0.6
+    # Model hops: greedy, short, cut at punctuation.
+    max_new_tokens: int = Field(default=8, ge=1, le=64)
+    # "cloze": "The capital of Bulgaria is"; "few_shot": the relation's Q/A examples first.
+    hop_prompt: Literal["cloze", "few_shot"] = "cloze"

@@ -1,0 +1,105 @@
+"""Walking a relation chain hop by hop: a stored fact decides each hop, else the base model answers it."""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from kme_store.facts import Fact
+
+from kme_server.answers import GenerationOptions, Hop
+from kme_server.models.base import LanguageModel
+from kme_server.multihop.chain import FactSource
+from kme_server.multihop.relations import Relation
+from kme_server.multihop.settings import MultiHopSettings
+
+log = logging.getLogger(__name__)
+
+# A model's hop answer ends at the first sentence or clause break: "Paris, the capital" -> "Paris".
+_CUT = re.compile(r"[\n.,;:!?()\"“”]")
+_LEADING = re.compile(r"^(?:the city of|the country of|the|a|an)\s+", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Walk:
+    """The hops taken, the facts they used, and the final answer ("" when a hop found nothing)."""
+
+    hops: list[Hop] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)  # the model's hop prompts, for the Plan
+
+    @property
+    def answer(self) -> str:
+        return self.hops[-1].object if self.hops else ""
+
+
+def normalize_answer(raw: str) -> str:
+    """A model's hop answer as an entity name: first clause, no leading article, trimmed."""
+    text = raw.strip()
+    for match in _CUT.finditer(text):
+        # The dots of "U.S." and "Washington D.C." stay: a dot right after a lone capital letter.
+        if match.group(0) == "." and re.search(r"(?:^|[\s.])[A-Z]$", text[:match.start()]):
+            continue
+        text = text[:match.start()]
+        break
+    text = _LEADING.sub("", text.strip())
+    return text.strip(" '’\"")
+
+
+class Walker:
+    """Follows a chain from a start entity through the store, asking the model where it is silent.
+
+    The store's current fact for (entity, relation) is authoritative: edits have already
+    superseded world facts there. A model hop's answer is a name like any other: when it equals
+    a stored entity's name or alias, the next hop reads the store's facts about that entity.
+    """
+
+    def __init__(self, store: FactSource, model: LanguageModel | None, settings: MultiHopSettings) -> None:
+        self.store = store
+        self.model = model
+        self.settings = settings
+
+    def walk(self, entity: str, relations: Sequence[Relation]) -> Walk:
+        out = Walk()
+        current = entity
+        for rel in relations:
+            facts = self._lookup(current, rel)
+            if facts:
+                # One current object per (subject, relation) unless multi-valued; the newest wins.
+                fact = facts[-1]
+                out.hops.append(Hop(current, rel.label, fact.object, "store", fact.id))
+                out.facts.append(fact)
+                current = fact.object
+                continue
+            answer = self._ask_model(current, rel, out)
+            if not answer:
+                log.debug("hop %s of %r: no fact and no model answer; walk stops", rel.key, current)
+                break
+            out.hops.append(Hop(current, rel.label, answer, "model", None))
+            current = answer
+        return out
+
+    def _lookup(self, entity: str, rel: Relation) -> list[Fact]:
+        facts = self.store.lookup(entity, rel.key)
+        if not facts and rel.wikidata_id is not None:
+            # The same relation stored by label only (a user's fact without a Wikidata id).
+            facts = self.store.lookup(entity, rel.label)
+        return facts
+
+    def _ask_model(self, entity: str, rel: Relation, out: Walk) -> str:
+        if self.model is None:
+            return ""
+        prompt = self.hop_prompt(entity, rel)
+        out.prompts.append(prompt)
+        options = GenerationOptions(max_new_tokens=self.settings.max_new_tokens, stop=("\n",))
+        # No mapping step is needed: the next hop's lookup resolves the answer by any stored
+        # name or alias ("USA" finds "United States of America"), case-insensitively.
+        return normalize_answer(self.model.generate(prompt, options))
+
+    def hop_prompt(self, entity: str, rel: Relation) -> str:
+        """The prompt the base model completes for one hop: the relation's cloze, few-shot or bare."""
+        cloze = rel.cloze.format(entity)
+        if self.settings.hop_prompt == "few_shot" and rel.examples:
+            return f"{rel.examples}\nQ: {rel.question.format(entity)} A:"
+        return cloze

@@ -1,0 +1,174 @@
+"""Multi-hop answering: chain extraction on paraphrases, walking store and model hops, edits, routing."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pytest
+
+from kme_server.answering import Answerer
+from kme_server.answers import CandidateScore, GenerationOptions, Mode
+from kme_server.multihop import (MultiHop, MultiHopSettings, RelationCatalogue, compose, find_start, install,
+                                 normalize_answer)
+
+CLOZE = {"P170": "[X] was created by __", "P27": "[X] is a citizen of __", "P36": "The capital of [X] is __",
+         "P17": "[X] is located in the country of __", "P50": "The author of [X] is __",
+         "P26": "[X] is married to __"}
+QUESTIONS = {"P170": "Who was [X] created by?", "P27": "What is the country of citizenship of [X]?",
+             "P36": "What is the capital of [X]?", "P17": "Which country is [X] located in?",
+             "P50": "Who is the author of [X]?", "P26": "Who is [X] married to?"}
+LABELS = {"P170": "creator", "P27": "country of citizenship", "P36": "capital", "P17": "country",
+          "P50": "author", "P26": "spouse"}
+
+WORLD = [
+    {"subject": "Devious Maids", "relation": "creator", "relation_id": "P170", "object": "Marc Cherry"},
+    {"subject": "Marc Cherry", "relation": "country of citizenship", "relation_id": "P27",
+     "object": "United States of America", "object_aliases": ["USA"]},
+    {"subject": "United States of America", "relation": "capital", "relation_id": "P36", "object": "Washington"},
+    {"subject": "Bulgaria", "relation": "capital", "relation_id": "P36", "object": "Sofia"},
+]
+
+
+class CannedModel:
+    """Completes known cloze prompts with canned answers (raw, as a model would), anything else with noise."""
+
+    name = "canned"
+
+    def __init__(self, answers: dict[str, str] | None = None) -> None:
+        self.answers = answers or {}
+        self.prompts: list[str] = []
+
+    def generate(self, prompt: str, options: GenerationOptions = GenerationOptions()) -> str:
+        self.prompts.append(prompt)
+        return self.answers.get(prompt, " something else entirely\nmore")
+
+    def stream(self, prompt: str, options: GenerationOptions = GenerationOptions()) -> Iterator[str]:
+        yield self.generate(prompt, options)
+
+    def score(self, prompt: str, candidates: Sequence[str]) -> list[CandidateScore]:
+        return [CandidateScore(c, 0.0, 1) for c in candidates]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def chat_prompt(self, user_text: str) -> str:
+        return user_text
+
+
+def _labels_json(labels: dict[str, str]) -> dict:
+    return {"results": {"bindings": [
+        {"property": {"value": f"http://www.wikidata.org/entity/{k}"}, "propertyLabel": {"value": v}}
+        for k, v in labels.items()]}}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> MultiHopSettings:
+    (tmp_path / "cloze_templates.json").write_text(json.dumps(CLOZE))
+    (tmp_path / "question_templates.json").write_text(json.dumps(QUESTIONS))
+    (tmp_path / "labels.json").write_text(json.dumps(_labels_json(LABELS)))
+    return MultiHopSettings(templates_dir=tmp_path, relation_labels=tmp_path / "labels.json")
+
+
+@pytest.fixture
+def world(store):
+    store.add(WORLD)
+    return store
+
+
+def test_catalogue_reads_templates_and_labels(settings):
+    cat = RelationCatalogue.from_settings(settings)
+    citizen = cat.get("P27")
+    assert citizen.label == "country of citizenship"
+    assert citizen.cloze.format("Marc Cherry") == "Marc Cherry is a citizen of"
+    assert compose([cat.get("P170"), cat.get("P27")], "X") == "What is the country of citizenship of the creator of X?"
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of the country of citizenship of the creator of Devious Maids?",
+    "Which city is the capital of the country where the creator of \"Devious Maids\" is a citizen?",
+    "What is the capital city of the country that the creator of Devious Maids is a citizen of?",
+    # Words no template uses ("land", "whose", "seat of government"); word order unlike any template.
+    "Name the seat of government, the capital, of the land whose citizen created Devious Maids.",
+])
+def test_chain_extraction_survives_paraphrase(world, embedder, settings, question):
+    mh = MultiHop(world, None, embedder, settings)
+    parse = mh.parse(question)
+    assert parse is not None and parse.entity.name == "Devious Maids"
+    assert parse.keys == ["P170", "P27", "P36"]
+    assert mh.is_multi_hop(parse)
+
+
+def test_chain_extraction_without_the_start_entity_in_the_store(store, embedder, settings):
+    # Edits only: the store knows nothing about the show, so the start comes from the quotes
+    # and the chain from the words alone.
+    mh = MultiHop(store, None, embedder, settings)
+    parse = mh.parse("Who is the author of \"The Silent Harbour\" married to?")
+    assert parse is not None and parse.entity.name == "The Silent Harbour" and not parse.entity.in_store
+    assert parse.keys == ["P50", "P26"]
+
+
+def test_start_entity_falls_back_to_capitalized_words(store):
+    start = find_start("What is the capital of the country of citizenship of Frank Strayer?", store)
+    assert start is not None and start.name == "Frank Strayer" and not start.in_store
+
+
+def test_walk_uses_store_facts(world, embedder, settings):
+    model = CannedModel()
+    plan = MultiHop(world, model, embedder, settings).plan(
+        "What is the capital of the country of citizenship of the creator of Devious Maids?")
+    assert plan is not None and plan.mode is Mode.MULTI_HOP and plan.answer == "Washington"
+    assert [(h.subject, h.object, h.source) for h in plan.chain] == [
+        ("Devious Maids", "Marc Cherry", "store"), ("Marc Cherry", "United States of America", "store"),
+        ("United States of America", "Washington", "store")]
+    assert all(h.fact_id is not None for h in plan.chain)
+    assert [f.id for f in plan.facts] == [h.fact_id for h in plan.chain]
+    assert model.prompts == []  # every hop was in the store
+
+
+def test_walk_falls_back_to_the_model_and_continues_from_its_answer(store, embedder, settings):
+    # Only the first hop is stored; the model answers the second from its cloze, and the
+    # third hop reads the store again from the model's answer (an alias of a stored entity).
+    store.add([WORLD[0], WORLD[2], {"subject": "USA", "relation": "capital", "relation_id": "P36",
+                                    "object": "Washington"}])
+    model = CannedModel({"Marc Cherry is a citizen of": " the USA. He was born"})
+    walker = MultiHop(store, model, embedder, settings).walker
+    cat = RelationCatalogue.from_settings(settings)
+    walk = walker.walk("Devious Maids", [cat.get("P170"), cat.get("P27"), cat.get("P36")])
+    assert [(h.object, h.source) for h in walk.hops] == [
+        ("Marc Cherry", "store"), ("USA", "model"), ("Washington", "store")]
+    assert walk.hops[1].fact_id is None
+    assert model.prompts == ["Marc Cherry is a citizen of"]
+
+
+def test_an_edit_supersedes_the_world_fact_and_changes_the_final_answer(world, embedder, settings):
+    mh = MultiHop(world, CannedModel(), embedder, settings)
+    question = "What is the capital of the country of citizenship of the creator of Devious Maids?"
+    assert mh.plan(question).answer == "Washington"
+    world.add([{"prompt": "Marc Cherry is a citizen of", "subject": "Marc Cherry", "relation_id": "P27",
+                "target_new": "Bulgaria", "ground_truth": "United States of America"}])
+    plan = mh.plan(question)
+    assert plan.answer == "Sofia"
+    assert [h.object for h in plan.chain] == ["Marc Cherry", "Bulgaria", "Sofia"]
+
+
+def test_normalize_answer():
+    assert normalize_answer(" the United States, and") == "United States"
+    assert normalize_answer(" Washington, D.C.\nmore") == "Washington"
+    assert normalize_answer(" U.S.\nmore") == "U.S."
+    assert normalize_answer("\n") == ""
+
+
+def test_route_walks_multi_hop_questions_and_leaves_single_hop_ones(world, embedder, settings):
+    model = CannedModel()
+    answerer = Answerer(world, model)
+    install(answerer, MultiHop(world, model, embedder, settings))
+    multi = answerer.ask("What is the capital of the country of citizenship of the creator of Devious Maids?")
+    assert multi.mode is Mode.MULTI_HOP and multi.answer == "Washington" and len(multi.chain) == 3
+    single = answerer.ask("What is the capital of Bulgaria?")
+    assert single.mode is not Mode.MULTI_HOP and not single.chain
+    unrelated = answerer.ask("Tell me a joke about cats.")
+    assert unrelated.mode is not Mode.MULTI_HOP
+    # MULTI_HOP asked for explicitly walks a one-hop chain too.
+    forced = answerer.ask("What is the capital of Bulgaria?", mode=Mode.MULTI_HOP)
+    assert forced.mode is Mode.MULTI_HOP and forced.answer == "Sofia"
