@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+from kme_store.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,25 @@ class SentenceTransformerEmbedder:
         vecs = model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
                             convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def create_embedder(settings: StoreSettings) -> Embedder:
+    """The embedder the settings name: ONNX Runtime for a local sentence-transformers model when
+    `embedding_backend` is "onnx" (the default; same vectors, about twice as fast), else
+    sentence-transformers on torch.
+    """
+    model = settings.embedding_model or default_model_path()
+    if settings.embedding_backend == "onnx":
+        try:
+            import onnxruntime  # noqa: F401
+
+            from kme_store.onnx_embedder import OnnxEmbedder, UnsupportedModel
+
+            cache = settings.embedding_cache_dir or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kme"
+            return OnnxEmbedder(model, cache / "onnx", settings.embedding_batch_size, settings.embedding_threads)
+        except (ImportError, UnsupportedModel) as exc:
+            log.warning("embedding with sentence-transformers instead of ONNX Runtime: %s", exc)
+    return SentenceTransformerEmbedder(model, settings.embedding_device, settings.embedding_batch_size)
 
 
 def normalize_rows(x: np.ndarray) -> np.ndarray:

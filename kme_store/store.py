@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 
-from kme_store.embedder import Embedder, SentenceTransformerEmbedder
+from kme_store.embedder import Embedder, create_embedder
 from kme_store.errors import FieldError, ImportAborted, NotFoundError
 from kme_store.facts import (EditRequest, Fact, FactStatus, Hit, ImportSummary, LineError, Limits, coerce_fact,
                              normalize_name)
@@ -84,8 +84,7 @@ class KnowledgeStore:
             self._writer.acquire()
         try:
             self._storage = SQLiteStorage(self.path / _DB, read_only=read_only)
-            self._embedder = embedder or SentenceTransformerEmbedder(
-                self.settings.embedding_model, self.settings.embedding_device, self.settings.embedding_batch_size)
+            self._embedder = embedder or create_embedder(self.settings)
             self._apply_relation_settings()
             self._relations = RelationVectors(self._embedder.dim)
             for row, vec in self._storage.relations():
