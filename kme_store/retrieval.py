@@ -12,7 +12,7 @@ from kme_store.index import VectorIndex
 from kme_store.mentions import Mention, exact_mentions, fuzzy_score, spans
 from kme_store.settings import RetrievalSettings
 from kme_store.storage import FactRow, SQLiteStorage
-from kme_store.vectors import RelationVectors, fact_vectors
+from kme_store.vectors import RelationVectors, fact_vectors, query_vector
 
 # Neighbours fetched from the vector index per hit asked for: the index ranks by whole-fact
 # similarity, the final score also weighs mentions and relations, so fetch wider, then rerank.
@@ -50,9 +50,10 @@ class Retriever:
     def retrieve(self, query: str, k: int, threshold: float) -> list[Hit]:
         s = self._settings
         q = self._embedder.encode([query])[0]
+        qv = query_vector(query, q)
         mentions = exact_mentions(query, self._storage.lookup_names, s.max_mention_words, s.case_sensitive_below)
         candidates = self._named_facts(mentions, q)
-        _, ids = self._index.search(q[None, :], max(k, 1) * _WIDEN)
+        _, ids = self._index.search(qv[None, :], max(k, 1) * _WIDEN)
         nearest = [int(i) for i in ids[0] if i >= 0 and int(i) not in candidates]
         for row in self._storage.fact_rows(nearest):
             if row.status == "current":
@@ -60,7 +61,7 @@ class Retriever:
         if not candidates:
             return []
         self._score_fuzzy_mentions(query, candidates)
-        return self._rank(q, candidates, k, threshold)
+        return self._rank(q, qv, candidates, k, threshold)
 
     def _named_facts(self, mentions: list[Mention], q: np.ndarray) -> dict[int, _Candidate]:
         out: dict[int, _Candidate] = {}
@@ -86,15 +87,13 @@ class Retriever:
                 if score >= self._settings.fuzzy_mention_min and span is not None:
                     c.subject_match, c.mention = score, span.text
 
-    def _rank(self, q: np.ndarray, candidates: dict[int, _Candidate], k: int, threshold: float) -> list[Hit]:
+    def _rank(self, q: np.ndarray, qv: np.ndarray, candidates: dict[int, _Candidate], k: int,
+              threshold: float) -> list[Hit]:
         s = self._settings
         cands = list(candidates.values())
-        subject_vecs = self._storage.entity_vecs([c.row.subject_id for c in cands])
-        cands = [c for c in cands if c.row.subject_id in subject_vecs]
-        if not cands:
-            return []
-        vecs = fact_vectors([c.row for c in cands], subject_vecs, self._relations)
-        similarity = np.clip(vecs @ q, 0.0, 1.0)
+        names = self._storage.entity_names([c.row.subject_id for c in cands])
+        vecs = fact_vectors([c.row for c in cands], names, self._relations)
+        similarity = np.clip(vecs @ qv, 0.0, 1.0)
         relation = np.clip(np.array([self._relations.get(c.row.relation_id) @ q for c in cands]), 0.0, 1.0)
         subject = np.array([c.subject_match for c in cands])
         score = s.w_subject * subject + s.w_relation * relation + s.w_similarity * similarity

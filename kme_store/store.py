@@ -21,7 +21,7 @@ from kme_store.lock import WriterLock
 from kme_store.retrieval import Retriever
 from kme_store.settings import StoreSettings
 from kme_store.storage import FactRow, RelationRow, SQLiteStorage
-from kme_store.vectors import RelationVectors, embed_missing_subjects, relation_phrase
+from kme_store.vectors import RelationVectors, relation_phrase
 from kme_store.views import DerivedViews
 
 log = logging.getLogger(__name__)
@@ -176,12 +176,10 @@ class KnowledgeStore:
         """Store facts in one transaction, then bring graph and index up to date."""
         if not facts:
             return [], 0
-        embedder = self._embedder
         with self._storage.transaction() as seq:
             self._storage.ensure_batch(batch_id, source, digest)
             entities = self._resolve_entities(facts)
             relations = self._resolve_relations(facts)
-            embed_missing_subjects(self._storage, embedder, list({entities[normalize_name(f.subject)] for f in facts}))
             ids, changed, created = [], [], 0
             for fact in facts:
                 if source and not fact.source:

@@ -15,7 +15,7 @@ from kme_store.graph import KnowledgeGraph
 from kme_store.index import VectorIndex, create_index, load_index
 from kme_store.settings import StoreSettings
 from kme_store.storage import FactRow, SQLiteStorage
-from kme_store.vectors import RelationVectors, embed_missing_subjects, fact_vectors
+from kme_store.vectors import RelationVectors, fact_vectors, vector_dim
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,10 @@ class DerivedViews:
                  settings: StoreSettings, read_only: bool) -> None:
         self._path = path
         self._storage = storage
-        self._embedder = embedder
         self._relations = relations
         self._settings = settings
         self._read_only = read_only
+        self._dim = vector_dim(embedder.dim)
         self.graph, self.index = self._open()
 
     def _embedding_id(self) -> str:
@@ -50,13 +50,13 @@ class DerivedViews:
     def _open(self) -> tuple[KnowledgeGraph, VectorIndex]:
         graph, index, seq = self._load_snapshot()
         if graph is None or index is None:
-            graph, index, seq = KnowledgeGraph(), create_index(self._embedder.dim, self._settings.index), 0
+            graph, index, seq = KnowledgeGraph(), create_index(self._dim, self._settings.index), 0
         self._replay(graph, index, self._storage.changed_since(seq))
         current = self._storage.count(FactStatus.CURRENT)
         if len(graph) != current or len(index) != current:
             log.warning("%s: graph (%d edges) or index (%d) disagrees with storage (%d current facts); repairing",
                         self._path, len(graph), len(index), current)
-            graph, index = KnowledgeGraph(), create_index(self._embedder.dim, self._settings.index)
+            graph, index = KnowledgeGraph(), create_index(self._dim, self._settings.index)
             self._replay(graph, index, self._storage.current_rows())
         return graph, index
 
@@ -66,11 +66,11 @@ class DerivedViews:
             return None, None, 0
         try:
             meta = json.loads(snap_path.read_text())
-            if meta.get("embedding_model") != self._embedding_id() or meta.get("dim") != self._embedder.dim:
+            if meta.get("embedding_model") != self._embedding_id() or meta.get("dim") != self._dim:
                 log.warning("%s: snapshot made with another embedding model; rebuilding", self._path)
                 return None, None, 0
             graph = KnowledgeGraph.load(self._path / GRAPH_FILE)
-            index = load_index(self._path / INDEX_FILE, self._embedder.dim, self._settings.index,
+            index = load_index(self._path / INDEX_FILE, self._dim, self._settings.index,
                                int(meta.get("trained_size", 0)))
             return graph, index, int(meta["seq"])
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -98,21 +98,15 @@ class DerivedViews:
         live = [r for r in rows if r.status == "current"]
         if not live:
             return
-        subjects = [r.subject_id for r in live]
-        # Only a crash between a commit and its embeddings leaves subjects unembedded.
-        if not self._read_only and self._storage.entities_without_vec(subjects):
-            with self._storage.transaction():
-                embed_missing_subjects(self._storage, self._embedder, subjects)
-        vecs = self._storage.entity_vecs(subjects)
-        live = [r for r in live if r.subject_id in vecs]
-        index.upsert(np.array([r.id for r in live], np.int64), fact_vectors(live, vecs, self._relations))
+        names = self._storage.entity_names([r.subject_id for r in live])
+        index.upsert(np.array([r.id for r in live], np.int64), fact_vectors(live, names, self._relations))
 
     def snapshot(self) -> None:
         """Write graph and index to disk, stamped with the change number they reflect."""
         seq = self._storage.last_seq()
         self.graph.save(self._path / GRAPH_FILE)
         self.index.save(self._path / INDEX_FILE)
-        meta = {"seq": seq, "dim": self._embedder.dim, "embedding_model": self._embedding_id(),
+        meta = {"seq": seq, "dim": self._dim, "embedding_model": self._embedding_id(),
                 "trained_size": getattr(self.index, "_trained_size", 0)}
         # Written last: a crash before this line leaves the previous stamp, and replaying from an
         # older change number is harmless.

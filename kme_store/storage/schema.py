@@ -12,8 +12,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entities (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
-    norm TEXT NOT NULL UNIQUE,
-    vec BLOB                      -- float16 embedding of the name; set once it is a subject
+    norm TEXT NOT NULL UNIQUE
 );
 
 -- Names and aliases of entities, case-insensitive (norm), one row per (name, entity).

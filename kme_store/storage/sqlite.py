@@ -168,25 +168,6 @@ class SQLiteStorage:
             out.update(self._db.execute(q, part).fetchall())
         return out
 
-    def entities_without_vec(self, ids: Iterable[int]) -> list[tuple[int, str]]:
-        ids = list(set(ids))
-        out: list[tuple[int, str]] = []
-        for part in _chunks(ids):
-            q = f"SELECT id, name FROM entities WHERE vec IS NULL AND id IN ({','.join('?' * len(part))})"
-            out.extend(self._db.execute(q, part).fetchall())
-        return out
-
-    def set_entity_vecs(self, ids: Sequence[int], vecs: np.ndarray) -> None:
-        self._db.executemany("UPDATE entities SET vec = ? WHERE id = ?",
-                             [(vec_to_blob(v), i) for i, v in zip(ids, vecs)])
-
-    def entity_vecs(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        out: dict[int, np.ndarray] = {}
-        for part in _chunks(list(set(ids))):
-            q = f"SELECT id, vec FROM entities WHERE vec IS NOT NULL AND id IN ({','.join('?' * len(part))})"
-            out.update((i, blob_to_vec(b)) for i, b in self._db.execute(q, part))
-        return out
-
     # -- relations -----------------------------------------------------------------------------
 
     def relation_by_key(self, key: str) -> RelationRow | None:
