@@ -108,7 +108,6 @@ class OnnxEmbedder:
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
-                from transformers import AutoTokenizer
 
                 path = _cache_file(self._dir, self._cache_dir)
                 if not path.exists():
@@ -119,16 +118,28 @@ class OnnxEmbedder:
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 if self._threads:
                     options.intra_op_num_threads = self._threads
-                self._tokenizer = AutoTokenizer.from_pretrained(self._dir)
+                self._tokenizer = self._load_tokenizer()
                 self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                self._dim = int(json.loads((self._dir / "config.json").read_text())["hidden_size"])
         return self._session
+
+    def _load_tokenizer(self):
+        """The fast tokenizer itself (importing transformers for it costs seconds at every open)."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self._dir / "tokenizer.json"))
+        # The file may fix padding at a length; sentence-transformers pads to the batch's longest.
+        pad = tokenizer.padding or {}
+        tokenizer.enable_padding(pad_id=pad.get("pad_id", 0), pad_type_id=pad.get("pad_type_id", 0),
+                                 pad_token=pad.get("pad_token", "[PAD]"))
+        tokenizer.enable_truncation(max_length=self._max_len)
+        return tokenizer
 
     @property
     def dim(self) -> int:
+        """Read from the model's config: knowing it must not cost loading the model."""
         if self._dim is None:
-            self._load()
-        return int(self._dim)
+            self._dim = int(json.loads((self._dir / "config.json").read_text())["hidden_size"])
+        return self._dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -139,11 +150,10 @@ class OnnxEmbedder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self._batch_size):
             idx = order[start:start + self._batch_size]
-            enc = self._tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=self._max_len,
-                                  return_tensors="np")
-            mask = enc["attention_mask"].astype(np.int64)
-            feed = {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": mask,
-                    "token_type_ids": enc.get("token_type_ids", np.zeros_like(mask)).astype(np.int64)}
+            encodings = self._tokenizer.encode_batch([texts[i] for i in idx])
+            mask = np.array([e.attention_mask for e in encodings], np.int64)
+            feed = {"input_ids": np.array([e.ids for e in encodings], np.int64), "attention_mask": mask,
+                    "token_type_ids": np.array([e.type_ids for e in encodings], np.int64)}
             hidden = session.run(None, feed)[0]
             out[idx] = self._pool(hidden, mask)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
