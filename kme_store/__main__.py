@@ -25,22 +25,24 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # The store options go with every command, so that they may stand before or after it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", required=True, help="the store's directory (created if absent)")
+    common.add_argument("--embedding-model", help="sentence-transformers model name or path")
+    common.add_argument("-v", "--verbose", action="store_true")
     ap = argparse.ArgumentParser(prog="python -m kme_store", description=__doc__)
-    ap.add_argument("--data", required=True, help="the store's directory (created if absent)")
-    ap.add_argument("--embedding-model", help="sentence-transformers model name or path")
-    ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="command", required=True)
-    imp = sub.add_parser("import", help="import a file of facts or edit requests")
+    imp = sub.add_parser("import", parents=[common], help="import a file of facts or edit requests")
     imp.add_argument("file")
     imp.add_argument("--format", choices=["jsonl", "csv", "tsv", "json", "mquake", "counterfact", "zsre"])
     imp.add_argument("--strict", action="store_true", help="refuse the whole file if any line is bad")
     imp.add_argument("--world", action="store_true", help="MQuAKE: also import the original chains as facts")
     imp.add_argument("--progress", action="store_true", help="draw a progress bar on stderr")
-    ret = sub.add_parser("retrieve", help="the facts relevant to a question")
+    ret = sub.add_parser("retrieve", parents=[common], help="the facts relevant to a question")
     ret.add_argument("query")
     ret.add_argument("-k", type=int, default=5)
     ret.add_argument("--threshold", type=float)
-    sub.add_parser("stats", help="counts of facts, entities, relations, batches")
+    sub.add_parser("stats", parents=[common], help="counts of facts, entities, relations, batches")
     return ap
 
 
