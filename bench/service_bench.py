@@ -9,7 +9,8 @@
 3. Imports a generated file over gRPC (ImportFacts, client streaming), then the same file with the
    store's own import_file on a fresh directory: the ratio of rates.
 4. Stops the server and, in this process, loads the same model with transformers and times
-   `model.generate` on exactly the prompts the service built (the same stop rule, greedy).
+   greedy `model.generate` on exactly the prompts the service built, for exactly as many new
+   tokens as the service generated for each.
 Prints a table.
 """
 from __future__ import annotations
@@ -99,8 +100,13 @@ def concurrent(target: str, questions: list[str], clients: int, per_client: int)
             "p99_ms": pct(latencies, 99), "throughput_rps": len(latencies) / wall}
 
 
-def direct_generate(prompts: list[str], cache_dir: Path) -> list[float]:
-    """transformers' own greedy generate on the same prompts, stopping at a newline like the service."""
+def direct_generate(prompts: list[str], new_tokens: list[int], cache_dir: Path) -> list[float]:
+    """transformers' own greedy generate on the same prompts, for as many new tokens as the service made.
+
+    No stop strings: transformers' stop-string criterion alone doubles the time of a step with
+    Gemma's 262k-token vocabulary, which would flatter the service. Generating exactly the
+    service's number of tokens is the same work without that overhead.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -109,10 +115,10 @@ def direct_generate(prompts: list[str], cache_dir: Path) -> list[float]:
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True).eval()
     latencies = []
     with torch.inference_mode():
-        for prompt in [prompts[0]] + prompts:  # the first call warms up and is not counted
+        for prompt, n in [(prompts[0], new_tokens[0])] + list(zip(prompts, new_tokens)):  # 1st: warm-up
             t = time.perf_counter()
             ids = tok(prompt, return_tensors="pt")
-            model.generate(**ids, max_new_tokens=16, do_sample=False, stop_strings=["\n"], tokenizer=tok)
+            model.generate(**ids, max_new_tokens=max(n, 1), min_new_tokens=max(n, 1), do_sample=False)
             latencies.append((time.perf_counter() - t) * 1000)
     return latencies[1:]
 
@@ -157,7 +163,7 @@ def main() -> int:
                     raise SystemExit("server did not become SERVING")
                 time.sleep(1)
             client.import_facts(facts_file)
-            none_ms, _ = time_asks(client, unrelated, "none")
+            none_ms, none_results = time_asks(client, unrelated, "none")
             auto_ms, auto_results = time_asks(client, questions, "auto")
             rows["in_context_share"] = sum(r.mode.value == "in_context" for r in auto_results) / len(auto_results)
             conc = [concurrent(target, questions + unrelated, c, args.per_client) for c in args.concurrency]
@@ -180,8 +186,8 @@ def main() -> int:
         answerer = Answerer(store, load_model(settings))
         auto_prompts = [answerer.plan(q, "auto").prompt for q in questions]
         none_prompts = [answerer.plan(q, "none").prompt for q in unrelated]
-    direct_none = direct_generate(none_prompts, ROOT / settings.cache_dir)
-    direct_auto = direct_generate(auto_prompts, ROOT / settings.cache_dir)
+    direct_none = direct_generate(none_prompts, [r.completion_tokens for r in none_results], ROOT / settings.cache_dir)
+    direct_auto = direct_generate(auto_prompts, [r.completion_tokens for r in auto_results], ROOT / settings.cache_dir)
 
     with KnowledgeStore(work / "store-direct") as store:
         store.retrieve("warm up")
