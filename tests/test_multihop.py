@@ -172,3 +172,17 @@ def test_route_walks_multi_hop_questions_and_leaves_single_hop_ones(world, embed
     # MULTI_HOP asked for explicitly walks a one-hop chain too.
     forced = answerer.ask("What is the capital of Bulgaria?", mode=Mode.MULTI_HOP)
     assert forced.mode is Mode.MULTI_HOP and forced.answer == "Sofia"
+
+
+def test_parsing_from_many_threads_gives_the_sequential_results(world, embedder, settings):
+    """The engine parses from several worker threads at once; shared caches must not mix up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    asked = ["What is the capital of the country of citizenship of the creator of Devious Maids?",
+             "Who was Devious Maids created by?", "What is the capital city of Bulgaria?"]
+    expected = {q: MultiHop(world, None, embedder, settings).parse(q) for q in asked}
+    shared = MultiHop(world, None, embedder, settings)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(shared.parse, asked * 8))
+    for q, parse in zip(asked * 8, results):
+        assert (parse.keys if parse else None) == (expected[q].keys if expected[q] else None)

@@ -154,6 +154,10 @@ class Answerer:
         """Serve `mode` with `route` (question -> Plan); replaces the route it had, if any."""
         self._routes[mode] = route
 
+    def route(self, mode: Mode) -> Route | None:
+        """The route serving `mode`, if any (so that a new route can wrap the one it replaces)."""
+        return self._routes.get(mode)
+
     @property
     def modes(self) -> list[Mode]:
         """The modes this answerer serves."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from kme_server.answering import Answerer
 from kme_server.editing.ike import InContextEditor
+from kme_server.multihop import MultiHop, install
 
 if TYPE_CHECKING:
     from kme_server.settings import Settings
@@ -30,6 +31,8 @@ def build_engine(settings: Settings, store: KnowledgeStore) -> Answerer:
     same_model = settings.store.embedding_model is None and settings.answering.ike.embedding_model is None
     ike = InContextEditor(settings.answering.ike, embedder=store.embedder if same_model else None)
     answerer = Answerer(store, model, settings.answering, ike=ike)
+    # MULTI_HOP, and AUTO for questions read as a chain of two or more relations.
+    install(answerer, MultiHop(store, model, store.embedder, settings.multihop))
     answerer.warm_up()
     log.info("answering engine ready with %s in %.1f s", model.name, time.perf_counter() - start)
     return answerer

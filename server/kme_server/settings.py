@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kme_server.answering import AnsweringSettings
 from kme_server.models.settings import ModelSettings
+from kme_server.multihop.settings import MultiHopSettings
 from kme_store.settings import StoreSettings
 
 
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     answering: AnsweringSettings = Field(default_factory=AnsweringSettings)
+    multihop: MultiHopSettings = Field(default_factory=MultiHopSettings)
 
     @property
     def max_message_bytes(self) -> int:

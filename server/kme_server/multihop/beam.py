@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,9 +61,11 @@ class BeamExtractor:
         self.catalogue = catalogue
         self.embedder = embedder
         self.settings = settings
-        self._phrase_keys: list[str] = []
-        self._phrase_vecs: np.ndarray | None = None
-        self._gram_vecs: dict[str, np.ndarray] = {}
+        # Embeddings of relation phrasings and question grams, by text. The engine answers from
+        # several threads, so the caches are guarded; keyed by text, they cannot go stale when
+        # the catalogue learns a relation.
+        self._vecs: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
 
     def extract(self, question: str) -> ChainParse | None:
         entity = find_start(question, self.store)
@@ -177,19 +180,22 @@ class BeamExtractor:
 
     def _phrases(self, relations: list[Relation]) -> tuple[list[str], np.ndarray]:
         wanted = [(r.key, p) for r in relations for p in r.phrasings()]
-        if self._phrase_vecs is None or len(self._phrase_keys) != len(wanted):
-            self._phrase_keys = [k for k, _ in wanted]
-            self._phrase_vecs = self.embedder.encode([p for _, p in wanted])
-        return self._phrase_keys, self._phrase_vecs
+        return [k for k, _ in wanted], self._encode_cached([p for _, p in wanted])
 
     def _encode_grams(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._gram_vecs]
-        if missing:
-            if len(self._gram_vecs) + len(missing) > _GRAM_CACHE_LIMIT:
-                self._gram_vecs.clear()
-            for t, v in zip(missing, self.embedder.encode(missing)):
-                self._gram_vecs[t] = v
-        return np.stack([self._gram_vecs[t] for t in texts])
+        return self._encode_cached(texts)
+
+    def _encode_cached(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of `texts`, computing only those not seen before (bounded cache)."""
+        with self._cache_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vecs]
+            if missing:
+                if len(self._vecs) + len(missing) > _GRAM_CACHE_LIMIT:
+                    self._vecs.clear()
+                    missing = list(dict.fromkeys(texts))
+                for t, v in zip(missing, self.embedder.encode(missing)):
+                    self._vecs[t] = v
+            return np.stack([self._vecs[t] for t in texts])
 
 
 def _grams(question: str, entity: StartEntity) -> list[_Gram]:
