@@ -9,8 +9,8 @@
 3. Imports a generated file over gRPC (ImportFacts, client streaming), then the same file with the
    store's own import_file on a fresh directory: the ratio of rates.
 4. Stops the server and, in this process, loads the same model with transformers and times
-   greedy `model.generate` on exactly the prompts the service built, for exactly as many new
-   tokens as the service generated for each.
+   greedy `model.generate` on exactly the prompts the service built, with the service's length
+   and stop rule (≤ 16 new tokens, stop at a newline).
 Prints a table.
 """
 from __future__ import annotations
@@ -100,25 +100,34 @@ def concurrent(target: str, questions: list[str], clients: int, per_client: int)
             "p99_ms": pct(latencies, 99), "throughput_rps": len(latencies) / wall}
 
 
-def direct_generate(prompts: list[str], new_tokens: list[int], cache_dir: Path) -> list[float]:
-    """transformers' own greedy generate on the same prompts, for as many new tokens as the service made.
+def direct_generate(prompts: list[str], cache_dir: Path) -> list[float]:
+    """transformers' own greedy generate on the same prompts, ≤ 16 new tokens, stopping at a newline.
 
-    No stop strings: transformers' stop-string criterion alone doubles the time of a step with
-    Gemma's 262k-token vocabulary, which would flatter the service. Generating exactly the
-    service's number of tokens is the same work without that overhead.
+    The stop rule is the service's, checked by decoding the new tokens after each step: the
+    stop_strings option of transformers would double the time of a step with Gemma's 262k-token
+    vocabulary, which would flatter the service.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
     path = cache_dir / "gemma3-270m"
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True).eval()
+
+    class Newline(StoppingCriteria):
+        def __init__(self, start: int) -> None:
+            self.start = start
+
+        def __call__(self, input_ids, scores, **kwargs):  # type: ignore[no-untyped-def]
+            return "\n" in tok.decode(input_ids[0, self.start:], skip_special_tokens=True)
+
     latencies = []
     with torch.inference_mode():
-        for prompt, n in [(prompts[0], new_tokens[0])] + list(zip(prompts, new_tokens)):  # 1st: warm-up
+        for prompt in [prompts[0]] + prompts:  # the first call warms up and is not counted
             t = time.perf_counter()
             ids = tok(prompt, return_tensors="pt")
-            model.generate(**ids, max_new_tokens=max(n, 1), min_new_tokens=max(n, 1), do_sample=False)
+            stop = StoppingCriteriaList([Newline(ids["input_ids"].shape[1])])
+            model.generate(**ids, max_new_tokens=16, do_sample=False, stopping_criteria=stop)
             latencies.append((time.perf_counter() - t) * 1000)
     return latencies[1:]
 
@@ -163,7 +172,7 @@ def main() -> int:
                     raise SystemExit("server did not become SERVING")
                 time.sleep(1)
             client.import_facts(facts_file)
-            none_ms, none_results = time_asks(client, unrelated, "none")
+            none_ms, _ = time_asks(client, unrelated, "none")
             auto_ms, auto_results = time_asks(client, questions, "auto")
             rows["in_context_share"] = sum(r.mode.value == "in_context" for r in auto_results) / len(auto_results)
             conc = [concurrent(target, questions + unrelated, c, args.per_client) for c in args.concurrency]
@@ -186,8 +195,8 @@ def main() -> int:
         answerer = Answerer(store, load_model(settings))
         auto_prompts = [answerer.plan(q, "auto").prompt for q in questions]
         none_prompts = [answerer.plan(q, "none").prompt for q in unrelated]
-    direct_none = direct_generate(none_prompts, [r.completion_tokens for r in none_results], ROOT / settings.cache_dir)
-    direct_auto = direct_generate(auto_prompts, [r.completion_tokens for r in auto_results], ROOT / settings.cache_dir)
+    direct_none = direct_generate(none_prompts, ROOT / settings.cache_dir)
+    direct_auto = direct_generate(auto_prompts, ROOT / settings.cache_dir)
 
     with KnowledgeStore(work / "store-direct") as store:
         store.retrieve("warm up")

@@ -186,3 +186,10 @@ def test_parsing_from_many_threads_gives_the_sequential_results(world, embedder,
         results = list(pool.map(shared.parse, asked * 8))
     for q, parse in zip(asked * 8, results):
         assert (parse.keys if parse else None) == (expected[q].keys if expected[q] else None)
+
+
+def test_a_store_with_no_known_relations_parses_to_nothing(store, embedder):
+    """Nothing to match a question against is not an error: AUTO falls back to other routes."""
+    mh = MultiHop(store, None, embedder, MultiHopSettings())
+    store.add([{"subject": "Devious Maids", "relation": "genre", "object": "comedy-drama"}])
+    mh.parse("What is the capital of the country of the creator of Devious Maids?")

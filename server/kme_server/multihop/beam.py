@@ -187,6 +187,8 @@ class BeamExtractor:
 
     def _encode_cached(self, texts: list[str]) -> np.ndarray:
         """Embeddings of `texts`, computing only those not seen before (bounded cache)."""
+        if not texts:
+            return self.embedder.encode([])
         with self._cache_lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._vecs]
             if missing:
