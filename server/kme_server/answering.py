@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol, Sequence
 
 from pydantic import BaseModel, Field
@@ -47,6 +48,9 @@ class AnsweringSettings(BaseModel):
     # that a question without facts gets the same prompt in both.
     use_chat_template: Literal["auto", "always", "never"] = "never"
     ike: IKESettings = Field(default_factory=IKESettings)
+    # Directory of a trained SERAC scope classifier (KME_ANSWERING__SERAC_DIR); None: SERAC off,
+    # and AUTO answers as it does without it.
+    serac_dir: Path | None = None
 
 
 @dataclass(slots=True)
@@ -248,16 +252,24 @@ class Answerer:
         prompt = self.bare_prompt(text)
         return Plan(Mode.NONE, prompt, timings_ms={"prompt": _ms(start)})
 
-    def _route_in_context(self, text: str, hits: list[Hit] | None = None) -> Plan:
-        timings: dict[str, float] = {}
-        if hits is None:
-            hits, timings["retrieve"] = self._retrieve(text)
-        facts = [hit.fact for hit in hits]
+    def in_context_plan(self, text: str, facts: Sequence[Fact]) -> Plan:
+        """IN_CONTEXT's plan for `text` given exactly `facts`, retrieving nothing.
+
+        Without facts the prompt is exactly NONE's, so the answer is exactly the base answer.
+        """
+        facts = list(facts)
         start = time.perf_counter()
-        # Without facts the prompt is exactly NONE's, so the answer is exactly the base answer.
         prompt = self.base_prompt(self.ike.build(text, facts).text) if facts else self.bare_prompt(text)
-        timings["prompt"] = _ms(start)
-        return Plan(Mode.IN_CONTEXT, prompt, facts=facts, timings_ms=timings)
+        return Plan(Mode.IN_CONTEXT, prompt, facts=facts, timings_ms={"prompt": _ms(start)})
+
+    def _route_in_context(self, text: str, hits: list[Hit] | None = None) -> Plan:
+        retrieve_ms: float | None = None
+        if hits is None:
+            hits, retrieve_ms = self._retrieve(text)
+        plan = self.in_context_plan(text, [hit.fact for hit in hits])
+        if retrieve_ms is not None:
+            plan.timings_ms = {"retrieve": retrieve_ms, **plan.timings_ms}
+        return plan
 
     def _route_auto(self, text: str) -> Plan:
         # IN_CONTEXT when the store knows something relevant, else the untouched model. SERAC and

@@ -33,6 +33,17 @@ def build_engine(settings: Settings, store: KnowledgeStore) -> Answerer:
     answerer = Answerer(store, model, settings.answering, ike=ike)
     # MULTI_HOP, and AUTO for questions read as a chain of two or more relations.
     install(answerer, MultiHop(store, model, store.embedder, settings.multihop))
+    serac_dir = settings.answering.serac_dir
+    if serac_dir is not None:
+        # SERAC is opt-in: without a trained classifier the service answers as it did.
+        if serac_dir.is_dir():
+            from kme_server.editing.serac.route import install_serac
+            from kme_server.editing.serac.scope import ScopeClassifier
+
+            install_serac(answerer, ScopeClassifier.load(serac_dir))
+            log.info("SERAC scope classifier loaded from %s", serac_dir)
+        else:
+            log.warning("KME_ANSWERING__SERAC_DIR=%s is not a directory; SERAC is off", serac_dir)
     answerer.warm_up()
     log.info("answering engine ready with %s in %.1f s", model.name, time.perf_counter() - start)
     return answerer

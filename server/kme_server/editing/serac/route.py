@@ -1,0 +1,80 @@
+"""Registering SERAC on an Answerer: mode SERAC itself, and AUTO's scope decision."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+from kme_store.facts import Fact
+
+from kme_server.answering import Answerer, Plan
+from kme_server.answers import Mode
+
+if TYPE_CHECKING:
+    # Only for the type: scope.py loads torch, which a route given a fake classifier does not need.
+    from kme_server.editing.serac.scope import ScopeMatch
+
+log = logging.getLogger(__name__)
+
+
+class ScopeDecider(Protocol):
+    """The part of ScopeClassifier the route uses (tests pass a fake)."""
+
+    def best(self, query: str, facts: Sequence[Fact]) -> ScopeMatch | None:
+        ...
+
+
+def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
+    """Serve SERAC with the scope classifier, and let AUTO route single-hop questions through it.
+
+    SERAC retrieves facts and asks the classifier which one, if any, the question is in the scope
+    of. In scope: the counterfactual model, here the base model with the IKE prompt built from that
+    one fact (Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so that a question
+    no edit governs gets exactly the base answer.
+
+    AUTO keeps the route it had for the questions that route answers by a multi-hop walk (install
+    this after multihop.install); every other question gets SERAC's decision.
+    """
+    previous = answerer.route(Mode.AUTO)
+
+    def decide(text: str, facts: list[Fact], timings: dict[str, float]) -> Plan:
+        start = time.perf_counter()
+        match = classifier.best(text, facts) if facts else None
+        scope_ms = (time.perf_counter() - start) * 1000.0
+        if match is not None and match.in_scope:
+            plan = answerer.in_context_plan(text, [match.fact])
+            plan.mode = Mode.SERAC
+        else:
+            plan = answerer.plan(text, Mode.NONE)
+        plan.timings_ms = {**timings, "scope": scope_ms, **plan.timings_ms}
+        if match is not None:
+            log.debug("scope %.3f (%s) for %r -> fact %s", match.probability,
+                      "in" if match.in_scope else "out", text, match.fact.id)
+        return plan
+
+    def serac(text: str) -> Plan:
+        start = time.perf_counter()
+        hits = answerer.store.retrieve(text, k=answerer.settings.k, threshold=answerer.settings.min_score)
+        retrieve_ms = (time.perf_counter() - start) * 1000.0
+        return decide(text, [hit.fact for hit in hits], {"retrieve": retrieve_ms})
+
+    def auto(text: str) -> Plan:
+        if previous is None:
+            return serac(text)
+        plan = previous(text)
+        if plan.mode is Mode.MULTI_HOP:
+            return plan
+        # The previous AUTO already retrieved: its IN_CONTEXT plan carries the retrieved facts, and
+        # its NONE plan means nothing was retrieved. Any other plan: retrieve again to be sure.
+        if plan.mode is Mode.IN_CONTEXT:
+            timings = {k: v for k, v in plan.timings_ms.items() if k != "prompt"}
+            return decide(text, list(plan.facts), timings)
+        if plan.mode is Mode.NONE and not plan.facts:
+            return plan
+        return serac(text)
+
+    answerer.register_route(Mode.SERAC, serac)
+    answerer.register_route(Mode.AUTO, auto)
+
+
+__all__ = ["ScopeDecider", "install_serac"]
