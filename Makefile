@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 MODEL_CACHE ?= .cache/models
 DATA ?= ../shared/data
 
-.PHONY: install models test test-fast demo bench-store proto clean
+.PHONY: install models serac test test-fast demo bench-store proto clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,12 @@ $(VENV)/.installed: pyproject.toml
 models: install
 	$(PY) -m kme_server.models.convert --model gemma3-270m --cache-dir $(MODEL_CACHE)
 	$(PY) -m kme_server.models.convert --model smollm2-135m --cache-dir $(MODEL_CACHE)
+
+# The SERAC scope classifier, trained reproducibly (seed 0) from $(DATA) into $(SERAC_DIR); serve
+# with KME_ANSWERING__SERAC_DIR=$(SERAC_DIR). Not part of `make test` (it trains for minutes).
+SERAC_DIR ?= .cache/serac
+serac: install
+	$(PY) -m kme_server.editing.serac.train --data-dir $(DATA) --out $(SERAC_DIR) --seed 0
 
 # The first-run demo: a real server on a fresh store, example facts, answers before and after.
 demo: install models
