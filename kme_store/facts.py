@@ -16,6 +16,12 @@ _RELATION_ID = re.compile(r"^P[1-9][0-9]*$")
 _SPACE = re.compile(r"\s+")
 
 
+def relation_key_of(relation: str) -> str:
+    """What identifies a relation named by the user: a Wikidata id as is, a label normalized."""
+    relation = relation.strip()
+    return relation if _RELATION_ID.match(relation) else normalize_name(relation)
+
+
 def normalize_name(text: str) -> str:
     """Case- and space-insensitive key of an entity name or alias (NFKC, casefold, one space)."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from kme_store.embedder import Embedder, create_embedder
 from kme_store.errors import FieldError, ImportAborted, NotFoundError
 from kme_store.facts import (EditRequest, Fact, FactStatus, Hit, ImportSummary, LineError, Limits, coerce_fact,
-                             normalize_name)
+                             normalize_name, relation_key_of)
 from kme_store.history import add_fact, undo_fact
 from kme_store.lock import WriterLock
 from kme_store.retrieval import Retriever
@@ -144,12 +144,8 @@ class KnowledgeStore:
             return
         with self._storage.transaction():
             for key in self.settings.multi_valued_relations:
-                self._storage.set_multi_valued(self._relation_key(key), True)
+                self._storage.set_multi_valued(relation_key_of(key), True)
 
-    @staticmethod
-    def _relation_key(relation: str) -> str:
-        relation = relation.strip()
-        return relation if relation[:1] == "P" and relation[1:].isdigit() else normalize_name(relation)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -224,7 +220,7 @@ class KnowledgeStore:
                 self._storage.set_relation_template(row.id, fact.template)
             rows[key] = row
         if new:
-            multi = {self._relation_key(r) for r in self.settings.multi_valued_relations}
+            multi = {relation_key_of(r) for r in self.settings.multi_valued_relations}
             vecs = self._embedder.encode([relation_phrase(f.relation, f.template) for f in new.values()])
             for (key, fact), vec in zip(new.items(), vecs):
                 rows[key] = self._storage.create_relation(key, fact.relation, fact.relation_id, fact.template,
@@ -235,7 +231,7 @@ class KnowledgeStore:
     def declare_multi_valued(self, relation: str, multi_valued: bool = True) -> None:
         """Let a relation (Wikidata id or label) keep several current objects per subject."""
         with self._lock, self._storage.transaction():
-            self._storage.set_multi_valued(self._relation_key(relation), multi_valued)
+            self._storage.set_multi_valued(relation_key_of(relation), multi_valued)
 
     def import_file(self, path: str | os.PathLike[str], format: str | None = None, *, strict: bool = False,
                     world: bool = False, progress: Progress | None = None) -> ImportSummary:
@@ -355,7 +351,7 @@ class KnowledgeStore:
         """Facts in id order, filtered; `status=None` lists history too."""
         with self._lock:
             return self._storage.list_facts(normalize_name(subject) if subject else None,
-                                            self._relation_key(relation) if relation else None,
+                                            relation_key_of(relation) if relation else None,
                                             batch_id, status, offset, limit)
 
     def retrieve(self, query: str, k: int | None = None, threshold: float | None = None) -> list[Hit]:
@@ -383,7 +379,7 @@ class KnowledgeStore:
     def lookup(self, entity: str, relation: str) -> list[Fact]:
         """Current facts of (entity, relation): the relation as a Wikidata id or label."""
         with self._lock:
-            row = self._storage.relation_by_key(self._relation_key(relation))
+            row = self._storage.relation_by_key(relation_key_of(relation))
             if row is None:
                 return []
             fids = [fid for eid in self.entity_ids(entity) for _, _, fid in self._graph.out_facts(eid, row.id)]
@@ -392,7 +388,9 @@ class KnowledgeStore:
     def neighbours(self, entity: str) -> list[str]:
         """Names of the entities linked to this one by a current fact, either way."""
         with self._lock:
-            ids = set().union(*(self._graph.neighbours(eid) for eid in self.entity_ids(entity))) if self.entity_ids(entity) else set()
+            ids: set[int] = set()
+            for eid in self.entity_ids(entity):
+                ids |= self._graph.neighbours(eid)
             return sorted(self._storage.entity_names(ids).values())
 
     def walk(self, entity: str, relations: Sequence[str]) -> list[list[Fact]]:
@@ -400,7 +398,7 @@ class KnowledgeStore:
         with self._lock:
             rel_ids = []
             for relation in relations:
-                row = self._storage.relation_by_key(self._relation_key(relation))
+                row = self._storage.relation_by_key(relation_key_of(relation))
                 if row is None:
                     return []
                 rel_ids.append(row.id)

@@ -121,15 +121,6 @@ class SQLiteStorage:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         return int(row[0]) if row else 0
 
-    def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    # -- entities ------------------------------------------------------------------------------
-
     def entity_ids(self, norms: Iterable[str]) -> dict[str, int]:
         """Ids of the entities whose canonical name has these norms (missing ones left out)."""
         norms = list(dict.fromkeys(norms))
@@ -257,14 +248,6 @@ class SQLiteStorage:
         for part in _chunks(list(ids)):
             q = f"SELECT {_FACT_COLUMNS} FROM facts WHERE id IN ({','.join('?' * len(part))})"
             out.update((r[0], _fact_from_row(r)) for r in self._db.execute(q, part))
-        return out
-
-    def current_fact_rows_of_subjects(self, subject_ids: Sequence[int]) -> list[FactRow]:
-        out: list[FactRow] = []
-        for part in _chunks(list(subject_ids)):
-            q = ("SELECT id, subject_id, relation_id, object_id, status FROM facts "
-                 f"WHERE status = 'current' AND subject_id IN ({','.join('?' * len(part))})")
-            out.extend(FactRow(*r) for r in self._db.execute(q, part))
         return out
 
     def fact_rows(self, ids: Sequence[int]) -> list[FactRow]:
