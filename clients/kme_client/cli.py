@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kme", description="Knowledge editing for language models.", epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the server (see `kme serve --help`)", add_help=False)
+    sub.add_parser("eval", help="measure editing quality on a dataset (see `kme eval --help`)", add_help=False)
 
     p = sub.add_parser("import", parents=[common, reading], help="import a file of facts or edit requests")
     p.add_argument("file")
@@ -254,6 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kme_server.__main__ import main as serve
 
         return serve(argv[1:])
+    if argv[:1] == ["eval"]:
+        # Runs in-process (the server's engine) or against a service; needs the server package.
+        from kme_server.evaluation.cli import main as evaluate
+
+        return evaluate(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from kme_server.answering import Answerer
+from kme_server.models.base import LanguageModel
 from kme_server.editing.ike import InContextEditor
 from kme_server.multihop import MultiHop, install
 
@@ -16,16 +17,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def build_engine(settings: Settings, store: KnowledgeStore) -> Answerer:
+def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel | None = None) -> Answerer:
     """Load the model of `settings.model` (converting a bundled GGUF once), wrap it, warm it up.
 
-    Returns only when the engine answers at full speed, so that health turns SERVING when the
-    first real question would not pay for a cold start.
+    `model`, if given, is used instead of loading one (an evaluation builds one engine per store
+    around the same model). Returns only when the engine answers at full speed, so that health
+    turns SERVING when the first real question would not pay for a cold start.
     """
     from kme_server.models.loading import load_model
 
     start = time.perf_counter()
-    model = load_model(settings.model)
+    model = model if model is not None else load_model(settings.model)
     # IKE selects demonstrations with the shipped MiniLM embeddings; when the store embeds with the
     # same default model, share it rather than load a second copy.
     same_model = settings.store.embedding_model is None and settings.answering.ike.embedding_model is None

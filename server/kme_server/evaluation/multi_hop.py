@@ -1,0 +1,154 @@
+"""MQuAKE multi-hop evaluation: do the consequences of the stored edits reach the answers?
+
+Scoring as published: a case is right when the answer to any of its three questions contains
+`new_answer` or one of its aliases. Also per question, by number of hops, and hop-wise (each
+single-hop cloze of the edited chain, `new_single_hops`, answered with its answer). Every case of
+the file is stored at once (the set is conflict-free, so all gold answers hold together), in one
+of two settings: the edits only (unedited hops come from the model, the MeLLo setting), or the
+edits plus the world facts (`orig.triples_labeled`) of the cases, and optionally of a distractor
+file. Gold chains and hop counts serve the report only, never the answering.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from kme_server.evaluation.backends import Backend
+from kme_server.evaluation.match import contains
+
+log = logging.getLogger(__name__)
+
+
+def world_facts(cases: Sequence[dict]) -> list[dict[str, Any]]:
+    """The original chains of `cases` as facts (subject, relation label, Wikidata id, object)."""
+    return [{"subject": sl, "relation": pl, "relation_id": p, "object": ol}
+            for c in cases for (_, p, _), (sl, pl, ol) in zip(c["orig"]["triples"], c["orig"]["triples_labeled"])]
+
+
+def edit_requests(cases: Sequence[dict]) -> list[dict[str, Any]]:
+    """The requested rewrites of `cases` as edit requests."""
+    return [{"prompt": r["prompt"].format(r["subject"]), "subject": r["subject"], "relation_id": r["relation_id"],
+             "target_new": r["target_new"]["str"], "ground_truth": r["target_true"]["str"]}
+            for c in cases for r in c["requested_rewrite"]]
+
+
+def sample(cases: Sequence[dict], limit: int, seed: int) -> list[dict]:
+    """The asked cases, drawn as kme_score.py draws them for the same --limit and --seed."""
+    return random.Random(seed).sample(list(cases), limit) if limit else list(cases)
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts of one system in one setting."""
+
+    cases: int = 0
+    cases_right: int = 0
+    questions: int = 0
+    questions_right: int = 0
+    hops: int = 0
+    hops_right: int = 0
+    by_hops: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    latencies_ms: list[float] = field(default_factory=list)
+    sources: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    modes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def row(self) -> dict[str, Any]:
+        return {"cases": self.cases, "case_accuracy": self.cases_right / max(self.cases, 1),
+                "question_accuracy": self.questions_right / max(self.questions, 1),
+                "hop_accuracy": self.hops_right / self.hops if self.hops else None,
+                "p50_ms": statistics.median(self.latencies_ms) if self.latencies_ms else None,
+                "by_hops": {str(h): {"cases": v[1], "case_accuracy": v[0] / max(v[1], 1),
+                                     "question_accuracy": v[2] / max(v[3], 1)}
+                            for h, v in sorted(self.by_hops.items())},
+                "hop_sources": dict(self.sources), "modes": dict(self.modes)}
+
+
+@dataclass(frozen=True, slots=True)
+class MultiHopSettings:
+    mode: str = "auto"  # the mode the questions are asked in
+    hop_wise: bool = True  # also ask each single-hop cloze of the edited chains
+
+
+def evaluate(backend: Backend, asked: Sequence[dict], settings: MultiHopSettings = MultiHopSettings(),
+             progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Ask the asked cases' questions one at a time (the latency is per question); the row and the
+    per-case results. The backend must already hold the edits (and world facts) of the setting."""
+    say = progress or log.info
+    t = Tally()
+    per_case = []
+    for n, case in enumerate(asked, start=1):
+        gold = [case["new_answer"], *case["new_answer_alias"]]
+        hops = len(case["orig"]["triples"])
+        answers = []
+        for q in case["questions"]:
+            start = time.perf_counter()
+            result = backend.ask_results([q], settings.mode)[0]
+            t.latencies_ms.append((time.perf_counter() - start) * 1000.0)
+            answers.append(result)
+            t.modes[str(getattr(result.mode, "value", result.mode))] += 1
+            for hop in result.chain:
+                t.sources[hop.source] += 1
+        hits = [contains(r.answer, gold) for r in answers]
+        t.cases += 1
+        t.cases_right += any(hits)
+        t.questions += len(hits)
+        t.questions_right += sum(hits)
+        slot = t.by_hops[hops]
+        slot[0] += any(hits)
+        slot[1] += 1
+        slot[2] += sum(hits)
+        slot[3] += len(hits)
+        per_case.append({"case_id": case["case_id"], "hops": hops, "right": any(hits), "gold": gold,
+                         "questions": [{"question": q, "answer": r.answer, "right": h,
+                                        "mode": str(getattr(r.mode, "value", r.mode)),
+                                        "chain": [[x.subject, x.relation, x.object, x.source] for x in r.chain]}
+                                       for q, r, h in zip(case["questions"], answers, hits)]})
+        if n % 25 == 0:
+            say(f"{n}/{len(asked)} cases: {t.cases_right / t.cases:.1%}")
+    if settings.hop_wise:
+        clozes = [(c["case_id"], h) for c in asked for h in c["new_single_hops"]]
+        answers = backend.ask([h["cloze"] for _, h in clozes], settings.mode)
+        for (case_id, hop), answer in zip(clozes, answers):
+            right = contains(answer, [hop["answer"], *hop["answer_alias"]])
+            t.hops += 1
+            t.hops_right += right
+        by_case: dict[Any, list[bool]] = defaultdict(list)
+        for (case_id, hop), answer in zip(clozes, answers):
+            by_case[case_id].append(contains(answer, [hop["answer"], *hop["answer_alias"]]))
+        for row in per_case:
+            row["hop_wise"] = by_case.get(row["case_id"], [])
+    return t.row(), per_case
+
+
+def mello_evaluate(answer: Callable[[str], str], asked: Sequence[dict]) -> tuple[dict[str, Any], list[dict]]:
+    """The MeLLo-style baseline: `answer(question)` runs its iterative prompting; scored as above."""
+    t = Tally()
+    per_case = []
+    for case in asked:
+        gold = [case["new_answer"], *case["new_answer_alias"]]
+        hops = len(case["orig"]["triples"])
+        answers = []
+        for q in case["questions"]:
+            start = time.perf_counter()
+            answers.append(answer(q))
+            t.latencies_ms.append((time.perf_counter() - start) * 1000.0)
+        hits = [contains(a, gold) for a in answers]
+        t.cases += 1
+        t.cases_right += any(hits)
+        t.questions += len(hits)
+        t.questions_right += sum(hits)
+        slot = t.by_hops[hops]
+        slot[0] += any(hits)
+        slot[1] += 1
+        slot[2] += sum(hits)
+        slot[3] += len(hits)
+        per_case.append({"case_id": case["case_id"], "hops": hops, "right": any(hits), "answers": answers})
+    return t.row(), per_case
+
+
+__all__ = ["MultiHopSettings", "Tally", "edit_requests", "evaluate", "mello_evaluate", "sample", "world_facts"]
