@@ -261,3 +261,43 @@ def test_bare_questions_are_framed_for_a_base_model_and_clozes_are_not() -> None
     a = _answerer()
     assert a.bare_prompt("Who wrote Hamlet? ") == "Q: Who wrote Hamlet?\nA:"
     assert a.bare_prompt("The author of Hamlet is") == "The author of Hamlet is"
+
+
+class BatchingFakeModel(FakeModel):
+    """FakeModel with generate_batch, counting the prompts it completes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def generate_batch(self, prompts: Sequence[str], options: GenerationOptions = GenerationOptions()) -> list[str]:
+        self.batches.append(list(prompts))
+        return [self._raw(p)[: options.max_new_tokens * 4] for p in prompts]
+
+
+@pytest.mark.parametrize("batching", [False, True])
+def test_ask_many_answers_as_ask_does_and_completes_each_prompt_once(batching: bool) -> None:
+    a = _answerer()
+    if batching:
+        a.model = BatchingFakeModel()
+    texts = ["The Eiffel Tower is located in", "Who wrote Hamlet?", "The Eiffel Tower is located in"]
+    expected = [(r.answer, r.mode, r.facts) for r in (a.ask(t, Mode.AUTO) for t in texts)]
+    a.model.prompts.clear()
+    memo: dict[str, str] = {}
+    results = a.ask_many(texts, Mode.AUTO, memo=memo)
+    assert [(r.answer, r.mode, r.facts) for r in results] == expected
+    completed = a.model.batches[-1] if batching else a.model.prompts
+    assert len(completed) == 2  # the repeated question's prompt completes once
+    assert len(memo) == 2
+    # The memo answers a later call without the model; NONE's prompt of the bare question is known.
+    before = len(a.model.batches) if batching else len(a.model.prompts)
+    assert a.ask_many(["Who wrote Hamlet?"], Mode.NONE, memo=memo)[0].answer == "the base answer"
+    assert (len(a.model.batches) if batching else len(a.model.prompts)) == before
+
+
+def test_ask_many_ignores_the_memo_when_sampling() -> None:
+    a = _answerer(facts=())
+    memo = {"Q: Who wrote Hamlet?\nA:": " cached"}
+    sampled = GenerationOptions(max_new_tokens=8, temperature=0.7)
+    assert a.ask_many(["Who wrote Hamlet?"], Mode.NONE, sampled, memo=memo)[0].answer == "the base answer"
+    assert memo == {"Q: Who wrote Hamlet?\nA:": " cached"}
