@@ -18,9 +18,10 @@ log = logging.getLogger(__name__)
 EDIT_PROMPT = "edit_prompt"  # the edit's own prompt
 REPHRASE = "rephrase"  # CounterFact's rephrase_prompt (often loose: "X is known for")
 RELATION_PARAPHRASE = "relation_paraphrase"  # another prompt template of the same relation
+LOOSE_REPHRASE = "loose_rephrase"  # a loose rephrasing CounterFact uses for the relation, other subjects'
 QUESTION = "question"  # an in-scope question of a scope-questions edit, fact as a sentence
 QUESTION_FORM = "question_form"  # the same, with the fact stated as a question and its answer
-POSITIVE_KINDS = (EDIT_PROMPT, REPHRASE, RELATION_PARAPHRASE, QUESTION, QUESTION_FORM)
+POSITIVE_KINDS = (EDIT_PROMPT, REPHRASE, RELATION_PARAPHRASE, LOOSE_REPHRASE, QUESTION, QUESTION_FORM)
 # Negatives: the query's answer must stay the base model's.
 OTHER_SUBJECT = "other_subject_same_relation"  # locality prompt, or another edit of the relation
 SAME_SUBJECT = "same_subject_other_relation"  # the fact's subject asked about another relation
@@ -65,14 +66,27 @@ def _content_words(template: str) -> set[str]:
     return {w for w in _WORD.findall(template.replace("{}", " ").lower()) if w not in _STOP}
 
 
-def _core(rephrase: str, subject: str) -> str | None:
-    """The rephrase as a template, without the unrelated text CounterFact puts before it."""
+def _sentence_cut(rephrase: str, subject: str) -> int | None:
+    """Where the unrelated text CounterFact puts before a rephrase ends (-1: none); None: no subject."""
     at = rephrase.find(subject)
     if at < 0:
         return None
     head = rephrase[:at]
-    cut = max(head.rfind(". "), head.rfind("? "), head.rfind("! "), head.rfind("\n"))
+    return max(head.rfind(". "), head.rfind("? "), head.rfind("! "), head.rfind("\n"))
+
+
+def _core(rephrase: str, subject: str) -> str | None:
+    """The rephrase as a template, without the unrelated text CounterFact puts before it."""
+    cut = _sentence_cut(rephrase, subject)
+    if cut is None:
+        return None
     return rephrase[cut + 1:].strip().replace(subject, "{}", 1) if cut >= 0 else rephrase.replace(subject, "{}", 1)
+
+
+def _noise(rephrase: str, subject: str) -> str | None:
+    """The unrelated text before a rephrase ("A qualified examiner examines ... (Article 47)."), if any."""
+    cut = _sentence_cut(rephrase, subject)
+    return rephrase[:cut + 1].strip() or None if cut is not None and cut >= 0 else None
 
 
 class _UnionFind:
@@ -186,6 +200,11 @@ class PairBuilder:
             if core:
                 cores[e.relation][core] += 1
         self.loose = {rel: {c for c, n in cnt.items() if n >= 2} for rel, cnt in cores.items()}
+        self.loose_list = {rel: sorted(cs) for rel, cs in self.loose.items() if cs}
+        # Users and CounterFact put unrelated text before a question. Positives and negatives
+        # both get it, so that the classifier learns to read past it rather than that noise
+        # means "in scope" (or "out").
+        self.noise = sorted({n for e in counterfact if (n := _noise(e.queries[0], e.fact.subject))})
         self.words = {rel: set().union(*(_content_words(t) for t in ts)) for rel, ts in self.cf_templates.items()}
         for e in scope_questions:
             self.words[e.relation] = _content_words(e.fact.template or "")
@@ -222,12 +241,19 @@ class PairBuilder:
             return other
         return None
 
+    def _noisy(self, query: str, rate: float) -> str:
+        """`query` with unrelated text before it, at `rate`."""
+        if self.noise and self.rng.random() < rate:
+            return f"{self.rng.choice(self.noise)} {query}"
+        return query
+
     def _negatives(self, edit: _Edit, query: str) -> list[ScopePair]:
         s, out = edit.fact.subject, []
         group = normalize_name(s)
         template = self._other_relation_template(edit)
         if template:
-            out.append(ScopePair(template.format(s), edit.fact, 0, SAME_SUBJECT, group, edit.source))
+            out.append(ScopePair(self._noisy(template.format(s), 0.3), edit.fact, 0, SAME_SUBJECT, group,
+                                 edit.source))
         other = self._other_edit(edit, same_relation=True)
         if other:
             # The other edit's own query, still answered by its own relation: not this fact's.
@@ -236,7 +262,7 @@ class PairBuilder:
             if edit.source == "counterfact" and (edit.fact.subject, query) in self.locality and self.rng.random() < 0.5:
                 q = self.locality[(edit.fact.subject, query)]
             if s not in q:
-                out.append(ScopePair(q, edit.fact, 0, OTHER_SUBJECT, group, edit.source))
+                out.append(ScopePair(self._noisy(q, 0.2), edit.fact, 0, OTHER_SUBJECT, group, edit.source))
         other = self._other_edit(edit, same_relation=False)
         if other:
             q = self.rng.choice(other.queries or (other.fact.template.format(other.fact.subject),))
@@ -251,18 +277,31 @@ class PairBuilder:
                ScopePair(edit.queries[0], f, 1, REPHRASE, group, edit.source)]
         siblings = [t for t in self.cf_templates[edit.relation] if t != f.template]
         if siblings:
-            out.append(ScopePair(self.rng.choice(siblings).format(f.subject), f, 1, RELATION_PARAPHRASE,
-                                 group, edit.source))
+            out.append(ScopePair(self._noisy(self.rng.choice(siblings).format(f.subject), 0.4), f, 1,
+                                 RELATION_PARAPHRASE, group, edit.source))
+        loose = [c for c in self.loose_list.get(edit.relation, []) if c != _core(edit.queries[0], f.subject)]
+        if loose:
+            out.append(ScopePair(self._noisy(self.rng.choice(loose).format(f.subject), 0.4), f, 1,
+                                 LOOSE_REPHRASE, group, edit.source))
         out += self._negatives(edit, prompt)
-        # A second same-subject negative: the hardest case for the product, and the scorer probes it.
-        out += [p for p in self._negatives(edit, prompt) if p.kind == SAME_SUBJECT]
+        # More same-subject negatives: the hardest case for the product (retrieval by subject
+        # alone would accept them all).
+        for _ in range(2):
+            out += [p for p in self._negatives(edit, prompt) if p.kind == SAME_SUBJECT]
+        # The positives' own words about another subject: only the subject tells them apart, so
+        # the classifier must read it rather than the relation alone.
+        other = self._other_edit(edit, same_relation=True)
+        if other:
+            swapped = self.rng.choice([p.query for p in out if p.label == 1]).replace(f.subject, other.fact.subject)
+            if f.subject not in swapped:
+                out.append(ScopePair(swapped, f, 0, OTHER_SUBJECT, group, edit.source))
         return out
 
     def scope_question_pairs(self, edit: _Edit) -> list[ScopePair]:
         f, group = edit.fact, normalize_name(edit.fact.subject)
         questions = list(edit.queries)
         self.rng.shuffle(questions)
-        out = [ScopePair(q, f, 1, QUESTION, group, edit.source) for q in questions[:2]]
+        out = [ScopePair(self._noisy(q, 0.15), f, 1, QUESTION, group, edit.source) for q in questions[:2]]
         if len(questions) >= 2:
             # The zsRE form: the edit is stored as a question and its answer.
             asked = _template(questions[0], f.subject)

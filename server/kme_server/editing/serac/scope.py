@@ -205,6 +205,28 @@ def choose_threshold(probs: Sequence[float], labels: Sequence[int],
     return best_t, best_v
 
 
+def choose_threshold_by_kind(probs: Sequence[float], labels: Sequence[int], kinds: Sequence[str],
+                             candidates: Sequence[float] | None = None) -> tuple[float, float]:
+    """The threshold that maximizes the accuracy of the worst kind of pair, and that accuracy.
+
+    The service must meet every measure at once (rephrasings accepted, same-subject questions on
+    other relations rejected, ...): a threshold that is excellent on average but poor on one kind
+    fails that measure. Ties go to the highest threshold, which protects locality.
+    """
+    if not (len(probs) == len(labels) == len(kinds)) or not probs:
+        raise ValueError("need as many labels and kinds as probabilities, and at least one")
+    by_kind: dict[str, list[tuple[float, int]]] = {}
+    for p, y, k in zip(probs, labels, kinds):
+        by_kind.setdefault(k, []).append((p, y))
+    grid = sorted(set(candidates if candidates is not None else [i / 100 for i in range(1, 100)]))
+    best_t, best_v = grid[0], -1.0
+    for t in grid:
+        worst = min(sum(1 for p, y in rows if (p >= t) == bool(y)) / len(rows) for rows in by_kind.values())
+        if worst >= best_v:
+            best_t, best_v = t, worst
+    return best_t, best_v
+
+
 def metrics_at(probs: Sequence[float], labels: Sequence[int], threshold: float) -> dict[str, float]:
     """Accuracy, precision, recall and balanced accuracy of `probs >= threshold`."""
     tp = sum(1 for p, y in zip(probs, labels) if y and p >= threshold)
