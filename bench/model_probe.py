@@ -29,6 +29,7 @@ for _path in (ROOT, ROOT / "server"):  # run from a checkout without installing 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kme_server.answers import GenerationOptions  # noqa: E402
+from kme_server.evaluation.match import contains  # noqa: E402
 from kme_server.models import ModelSettings, load_model  # noqa: E402
 from kme_server.models.hf import HFLanguageModel  # noqa: E402
 
@@ -46,17 +47,6 @@ FORMATS: dict[str, Callable[[HFLanguageModel, str, str, str], str]] = {
         f"Assume this is true: {fact}\nAnswer in a few words. {question}"
     ),
 }
-
-
-def norm(text: str) -> str:
-    """Lower-cased alphanumeric words, as /work/shared/tools/kme_score.py normalizes answers."""
-    return " ".join("".join(ch.lower() if ch.isalnum() else " " for ch in text).split())
-
-
-def contains(answer: str, targets: list[str]) -> bool:
-    """Whether a normalized target occurs as whole words in the normalized answer."""
-    padded = f" {norm(answer)} "
-    return any(norm(target) and f" {norm(target)} " in padded for target in targets)
 
 
 def sample_hops(cases: list[dict], n: int, seed: int) -> list[dict]:

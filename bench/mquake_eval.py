@@ -36,34 +36,15 @@ from kme_store import StoreSettings  # noqa: E402
 from kme_store.embedder import SentenceTransformerEmbedder  # noqa: E402
 from kme_store.store import KnowledgeStore  # noqa: E402
 
-from kme_server.answers import GenerationOptions  # noqa: E402
+from kme_server.evaluation.match import contains, normalize  # noqa: E402
+from kme_server.evaluation.mello import MeLLo  # noqa: E402
+from kme_server.evaluation.multi_hop import edit_requests as edits, world_facts  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
-from kme_server.multihop.chain import ChainExtractor, find_start  # noqa: E402
+from kme_server.multihop.chain import ChainExtractor  # noqa: E402
 
 logger = logging.getLogger("mquake_eval")
 
 SHARED = ROOT.parent / "shared" / "data"
-
-
-def norm(s: str) -> str:
-    return " ".join("".join(ch.lower() if ch.isalnum() else " " for ch in s).split())
-
-
-def contains(answer: str, targets: list[str]) -> bool:
-    """kme_score.py's test: a gold name or alias appears in the answer as whole words."""
-    a = f" {norm(answer)} "
-    return any(norm(t) and f" {norm(t)} " in a for t in targets)
-
-
-def world_facts(cases: list[dict]) -> list[dict]:
-    return [{"subject": sl, "relation": pl, "relation_id": p, "object": ol}
-            for c in cases for (_, p, _), (sl, pl, ol) in zip(c["orig"]["triples"], c["orig"]["triples_labeled"])]
-
-
-def edits(cases: list[dict]) -> list[dict]:
-    return [{"prompt": r["prompt"].format(r["subject"]), "subject": r["subject"], "relation_id": r["relation_id"],
-             "target_new": r["target_new"]["str"], "ground_truth": r["target_true"]["str"]}
-            for c in cases for r in c["requested_rewrite"]]
 
 
 @dataclass
@@ -108,7 +89,7 @@ def eval_walk(mh: MultiHop, extractor: ChainExtractor | None, asked: list[dict],
             t.latencies.append((time.perf_counter() - began) * 1000)
             t.questions += 1
             t.chains_right += bool(parse and parse.keys == gold_chain)
-            t.starts_right += bool(parse and norm(parse.entity.name) == norm(start))
+            t.starts_right += bool(parse and normalize(parse.entity.name) == normalize(start))
             right = bool(walk and contains(walk.answer, gold))
             if walk:
                 t.model_hops += sum(h.source == "model" for h in walk.hops)
@@ -197,7 +178,7 @@ def _load_model():
 
 def mello_eval(store: KnowledgeStore, model, asked: list[dict]) -> Tally:
     """MeLLo: the model decomposes the question; each generated answer meets the top retrieved fact."""
-    prompt = (SHARED / "mquake" / "MeLLo-prompt.txt").read_text()
+    mello = MeLLo(model, store, SHARED / "mquake" / "MeLLo-prompt.txt")
     t = Tally()
     for case in asked:
         gold = [case["new_answer"], *case["new_answer_alias"]]
@@ -205,7 +186,7 @@ def mello_eval(store: KnowledgeStore, model, asked: list[dict]) -> Tally:
         any_right = False
         for q in case["questions"]:
             began = time.perf_counter()
-            answer = mello_answer(store, model, prompt, q)
+            answer = mello.answer(q)
             t.latencies.append((time.perf_counter() - began) * 1000)
             right = contains(answer, gold)
             t.questions += 1
@@ -216,25 +197,6 @@ def mello_eval(store: KnowledgeStore, model, asked: list[dict]) -> Tally:
         t.cases += 1
         t.cases_right += any_right
     return t
-
-
-def mello_answer(store: KnowledgeStore, model, prompt: str, question: str, max_steps: int = 4) -> str:
-    """One MeLLo run: generate up to "Retrieved fact:", insert the top fact, repeat until "Final answer:"."""
-    text = f"{prompt}\n\nQuestion: {question}\n"
-    options = GenerationOptions(max_new_tokens=64, stop=("Retrieved fact:", "\n\n", "Question:"))
-    for _ in range(max_steps):
-        out = model.generate(text, options)
-        text += out
-        if "Final answer:" in out:
-            return out.split("Final answer:", 1)[1].strip().split("\n")[0]
-        sub = [line for line in out.splitlines() if line.startswith("Subquestion:")]
-        if not sub:
-            break
-        hits = store.retrieve(sub[-1].removeprefix("Subquestion:").strip(), k=1, threshold=0.0)
-        fact = hits[0].fact.sentence() if hits else "none."
-        text += f"Retrieved fact: {fact}\n"
-    final = model.generate(text + "Final answer:", GenerationOptions(max_new_tokens=12, stop=("\n",)))
-    return final.strip()
 
 
 def _print_table(results: dict[str, dict]) -> None:

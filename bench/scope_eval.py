@@ -3,7 +3,7 @@
 For every record the edit is the fact; the classifier should accept the edit prompt (efficacy
 proxy) and its rephrasing (generalization proxy), and reject the locality prompt (another subject,
 same relation) and a same-subject probe on another relation, built exactly as the scorer builds it
-(its OTHER_RELATIONS templates, read from kme_score.py for measurement only, never for training).
+(kme_server.evaluation.cases.subject_probe, the rule of kme_score.py; never used for training).
 
     python bench/scope_eval.py --model .cache/serac --data-dir ../shared/data
     python bench/scope_eval.py --model .cache/serac --data-dir ../shared/data --bi-encoder-baseline
@@ -11,15 +11,15 @@ same relation) and a same-subject probe on another relation, built exactly as th
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import random
 import time
 from pathlib import Path
-from types import ModuleType
 
 from kme_store.facts import EditRequest, Fact
+
+from kme_server.evaluation.cases import subject_probe
 
 log = logging.getLogger("scope_eval")
 
@@ -31,22 +31,13 @@ SETS = {"counterfact-val": ("counterfact/counterfact-val.json", "prompt", "rephr
         "zsre-dev": ("zsre/zsre-dev.json", "src", "rephrase", "loc", "alt")}
 
 
-def load_scorer(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kme_score", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def probes(rows: list[dict], fields: tuple[str, ...], scorer: ModuleType) -> tuple[list[Fact], dict[str, list[str]]]:
+def probes(rows: list[dict], fields: tuple[str, ...]) -> tuple[list[Fact], dict[str, list[str]]]:
     """The edit facts and, per measure, one query per record (the scorer's probe, same seed)."""
     _, P, R, L, T = fields
     facts = [EditRequest(prompt=r[P], subject=r["subject"], target_new=r[T]).to_fact() for r in rows]
     queries = {"efficacy": [r[P] for r in rows], "generalization": [r[R] for r in rows],
                "locality": [r[L] for r in rows],
-               "subject_locality": [scorer.subject_probe(r[P], r["subject"], i) for i, r in enumerate(rows)]}
+               "subject_locality": [subject_probe(r[P], r["subject"], i) for i, r in enumerate(rows)]}
     return facts, queries
 
 
@@ -103,7 +94,6 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, help="directory written by kme_server.editing.serac.train")
     ap.add_argument("--data-dir", type=Path, required=True)
-    ap.add_argument("--scorer", type=Path, help="kme_score.py (default: DATA_DIR/../tools/kme_score.py)")
     ap.add_argument("--limit", type=int, default=0, help="a seeded sample of this many records per set (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -126,7 +116,6 @@ def main() -> int:
 
     from kme_server.editing.serac.scope import ScopeClassifier
 
-    scorer = load_scorer(args.scorer or args.data_dir.parent / "tools" / "kme_score.py")
     model = ScopeClassifier.load(args.model, device=args.device)
     results = {}
     for name, fields in SETS.items():
@@ -134,7 +123,7 @@ def main() -> int:
         if args.limit and args.limit < len(rows):
             rows = random.Random(args.seed).sample(rows, args.limit)
         started = time.monotonic()
-        facts, queries = probes(rows, fields, scorer)
+        facts, queries = probes(rows, fields)
         results[name] = {"records": len(rows), **measure(model, facts, queries),
                          "locality_names_other_edit": other_edited_subjects(rows, fields),
                          "seconds": time.monotonic() - started}

@@ -48,9 +48,13 @@ class AnsweringSettings(BaseModel):
     # that a question without facts gets the same prompt in both.
     use_chat_template: Literal["auto", "always", "never"] = "never"
     ike: IKESettings = Field(default_factory=IKESettings)
-    # Directory of a trained SERAC scope classifier (KME_ANSWERING__SERAC_DIR); None: SERAC off,
-    # and AUTO answers as it does without it.
-    serac_dir: Path | None = None
+    # Directory of a trained SERAC scope classifier (KME_ANSWERING__SERAC_DIR; `make serac` trains
+    # it here). None, or no classifier there: SERAC off, and AUTO answers in context.
+    serac_dir: Path | None = Path(".cache/serac")
+    # SERAC's counterfactual model: the base model given the one in-scope edit, either as IKE's
+    # prompt (with demonstrations, "ike") or the edit alone before the question ("fact", shorter
+    # and so faster). Measured against each other in docs/BENCHMARKS.md.
+    serac_prompt: Literal["ike", "fact"] = "ike"
 
 
 @dataclass(slots=True)
@@ -292,6 +296,14 @@ class Answerer:
         start = time.perf_counter()
         prompt = self.base_prompt(self.ike.build(text, facts).text) if facts else self.bare_prompt(text)
         return Plan(Mode.IN_CONTEXT, prompt, facts=facts, timings_ms={"prompt": _ms(start)})
+
+    def edit_plan(self, text: str, fact: Fact) -> Plan:
+        """The counterfactual model's plan for `text` under the one edit `fact` (SERAC in scope)."""
+        if self.settings.serac_prompt == "ike":
+            return self.in_context_plan(text, [fact])
+        start = time.perf_counter()
+        prompt = self.base_prompt(self.ike.render(text, [fact], demos=()))
+        return Plan(Mode.IN_CONTEXT, prompt, facts=[fact], timings_ms={"prompt": _ms(start)})
 
     def _route_in_context(self, text: str, hits: list[Hit] | None = None) -> Plan:
         retrieve_ms: float | None = None

@@ -37,15 +37,16 @@ def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel
     install(answerer, MultiHop(store, model, store.embedder, settings.multihop))
     serac_dir = settings.answering.serac_dir
     if serac_dir is not None:
-        # SERAC is opt-in: without a trained classifier the service answers as it did.
-        if serac_dir.is_dir():
+        # SERAC is on when a trained classifier is there; without one the service answers in context.
+        if (serac_dir / "scope.json").is_file():  # written last by a finished training run
             from kme_server.editing.serac.route import install_serac
             from kme_server.editing.serac.scope import ScopeClassifier
 
             install_serac(answerer, ScopeClassifier.load(serac_dir))
             log.info("SERAC scope classifier loaded from %s", serac_dir)
         else:
-            log.warning("KME_ANSWERING__SERAC_DIR=%s is not a directory; SERAC is off", serac_dir)
+            log.warning("no scope classifier in %s (train one with `make serac`, or set "
+                        "KME_ANSWERING__SERAC_DIR): SERAC is off, AUTO answers in context", serac_dir)
     answerer.warm_up()
     log.info("answering engine ready with %s in %.1f s", model.name, time.perf_counter() - start)
     return answerer

@@ -165,6 +165,10 @@ class _Backends:
         from kme_server.settings import Settings
 
         settings = Settings()
+        templates = self.args.file.parent / "cloze_templates.json"
+        if self.args.dataset == "mquake" and settings.multihop.templates_dir is None and templates.is_file():
+            # MQuAKE ships its relation templates beside its cases (KME_MULTIHOP__TEMPLATES_DIR wins).
+            settings.multihop.templates_dir = templates.parent
         if self._model is None:
             self._model = load_model(settings.model)
         with tempfile.TemporaryDirectory(prefix="kme-eval-") as tmp, \

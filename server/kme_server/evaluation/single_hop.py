@@ -85,8 +85,10 @@ class _Asker:
             return list(texts)
         return [facts_prompt(self.backend.retrieve(t), t) for t in texts]
 
-    def ask(self, texts: Sequence[str]) -> list[str]:
-        return self.backend.ask(self.prompts(texts), self.mode)
+    def ask(self, texts: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The answers, and the mode each was answered in (the route the service chose)."""
+        results = self.backend.ask_results(self.prompts(texts), self.mode)
+        return [r.answer for r in results], [str(getattr(r.mode, "value", r.mode)) for r in results]
 
     def prefers(self, text: str, better: str, worse: str) -> bool:
         prompt = self.prompts([text])[0]
@@ -195,10 +197,11 @@ def _run_system(system: str, cases: Sequence[EditCase], backend: Backend, before
                 scores: bool) -> list[dict[str, Any]]:
     asker = _Asker(backend, system)
     questions = [_questions(c) for c in cases]
-    flat = asker.ask([q for qs in questions for q in qs])
+    flat, modes = asker.ask([q for qs in questions for q in qs])
     rows, at = [], 0
     for case, qs in zip(cases, questions):
         row = _case_result(case, flat[at:at + len(qs)], before)
+        row["modes"] = modes[at:at + len(qs)]
         at += len(qs)
         if scores:
             row.update(_probabilities(asker, case))

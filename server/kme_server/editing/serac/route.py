@@ -28,8 +28,8 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
     """Serve SERAC with the scope classifier, and let AUTO route single-hop questions through it.
 
     SERAC retrieves facts and asks the classifier which one, if any, the question is in the scope
-    of. In scope: the counterfactual model, here the base model with the IKE prompt built from that
-    one fact (Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so that a question
+    of. In scope: the counterfactual model, here the base model prompted with that one edit
+    (Answerer.edit_plan; Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so that a question
     no edit governs gets exactly the base answer.
 
     AUTO keeps the route it had for the questions that route answers by a multi-hop walk (install
@@ -42,7 +42,7 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
         match = classifier.best(text, facts) if facts else None
         scope_ms = (time.perf_counter() - start) * 1000.0
         if match is not None and match.in_scope:
-            plan = answerer.in_context_plan(text, [match.fact])
+            plan = answerer.edit_plan(text, match.fact)
             plan.mode = Mode.SERAC
         else:
             plan = answerer.plan(text, Mode.NONE)

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The editing-quality and multi-hop runs of docs/BENCHMARKS.md, one after another (they share the
+# CPU, so never in parallel). Reports and per-case results land in .bench/ (git-ignored).
+#   bash bench/run_quality.sh [STEP...]     steps: cf-full mquake zsre cf-systems mquake-edits agreement
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export KME_MULTIHOP__RELATION_LABELS=${KME_MULTIHOP__RELATION_LABELS:-../shared/data/wikidata/relation-labels.json}
+DATA=${DATA:-../shared/data}
+OUT=.bench/quality
+mkdir -p "$OUT"
+KME=".venv/bin/kme"
+run() {  # name, command...
+  local name=$1; shift
+  echo "== $name: $*" | tee -a "$OUT/commands.log"
+  local start=$(date +%s)
+  "$@" > "$OUT/$name.txt" 2> "$OUT/$name.log"
+  echo "   $name took $(( $(date +%s) - start )) s" | tee -a "$OUT/commands.log"
+  cat "$OUT/$name.txt"
+}
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(cf-full mquake zsre cf-systems mquake-edits agreement)
+for step in "${steps[@]}"; do
+  case $step in
+    cf-full) run cf-full $KME eval counterfact $DATA/counterfact/counterfact-val.json --systems none,auto \
+               --no-scores --json $OUT/cf-full.json --cases $OUT/cf-full.jsonl ;;
+    mquake) run mquake $KME eval mquake $DATA/mquake/mquake-cf-dev.json --settings edits,world --mello 10 \
+               --json $OUT/mquake.json --cases $OUT/mquake.jsonl ;;
+    zsre) run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --systems none,facts,in_context,auto \
+               --json $OUT/zsre.json --cases $OUT/zsre.jsonl ;;
+    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit 200 \
+               --json $OUT/cf-systems.json --cases $OUT/cf-systems.jsonl ;;
+    mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --systems none,auto \
+               --json $OUT/mquake-edits.json --cases $OUT/mquake-edits.jsonl ;;
+    agreement)
+      run agree-cf .venv/bin/python bench/score_agreement.py counterfact $DATA/counterfact/counterfact-val.json \
+               --limit 40 --json $OUT/agree-cf.json
+      run agree-zsre .venv/bin/python bench/score_agreement.py zsre $DATA/zsre/zsre-dev.json --limit 40 \
+               --skip-client --json $OUT/agree-zsre.json
+      run agree-mquake .venv/bin/python bench/score_agreement.py mquake $DATA/mquake/mquake-cf-dev.json \
+               --limit 20 --world --skip-client --json $OUT/agree-mquake.json ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+  esac
+done
