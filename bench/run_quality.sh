@@ -37,7 +37,7 @@ for step in "${steps[@]}"; do
                --limit 40 --json $OUT/agree-cf.json
       run agree-zsre .venv/bin/python bench/score_agreement.py zsre $DATA/zsre/zsre-dev.json --limit 40 \
                --skip-client --json $OUT/agree-zsre.json
-      run agree-mquake .venv/bin/python bench/score_agreement.py mquake $DATA/mquake/mquake-cf-dev.json \
+      KME_MULTIHOP__TEMPLATES_DIR=$DATA/mquake run agree-mquake .venv/bin/python bench/score_agreement.py mquake $DATA/mquake/mquake-cf-dev.json \
                --limit 20 --world --skip-client --json $OUT/agree-mquake.json ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac

@@ -57,6 +57,18 @@ class Tally:
     sources: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     modes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
+    def add_case(self, hits: Sequence[bool], hops: int) -> None:
+        """Count one case: `hits` says which of its questions were answered right."""
+        self.cases += 1
+        self.cases_right += any(hits)
+        self.questions += len(hits)
+        self.questions_right += sum(hits)
+        slot = self.by_hops[hops]
+        slot[0] += any(hits)
+        slot[1] += 1
+        slot[2] += sum(hits)
+        slot[3] += len(hits)
+
     def row(self) -> dict[str, Any]:
         return {"cases": self.cases, "case_accuracy": self.cases_right / max(self.cases, 1),
                 "question_accuracy": self.questions_right / max(self.questions, 1),
@@ -94,15 +106,7 @@ def evaluate(backend: Backend, asked: Sequence[dict], settings: MultiHopSettings
             for hop in result.chain:
                 t.sources[hop.source] += 1
         hits = [contains(r.answer, gold) for r in answers]
-        t.cases += 1
-        t.cases_right += any(hits)
-        t.questions += len(hits)
-        t.questions_right += sum(hits)
-        slot = t.by_hops[hops]
-        slot[0] += any(hits)
-        slot[1] += 1
-        slot[2] += sum(hits)
-        slot[3] += len(hits)
+        t.add_case(hits, hops)
         per_case.append({"case_id": case["case_id"], "hops": hops, "right": any(hits), "gold": gold,
                          "questions": [{"question": q, "answer": r.answer, "right": h,
                                         "mode": str(getattr(r.mode, "value", r.mode)),
@@ -113,13 +117,12 @@ def evaluate(backend: Backend, asked: Sequence[dict], settings: MultiHopSettings
     if settings.hop_wise:
         clozes = [(c["case_id"], h) for c in asked for h in c["new_single_hops"]]
         answers = backend.ask([h["cloze"] for _, h in clozes], settings.mode)
+        by_case: dict[Any, list[bool]] = defaultdict(list)
         for (case_id, hop), answer in zip(clozes, answers):
             right = contains(answer, [hop["answer"], *hop["answer_alias"]])
             t.hops += 1
             t.hops_right += right
-        by_case: dict[Any, list[bool]] = defaultdict(list)
-        for (case_id, hop), answer in zip(clozes, answers):
-            by_case[case_id].append(contains(answer, [hop["answer"], *hop["answer_alias"]]))
+            by_case[case_id].append(right)
         for row in per_case:
             row["hop_wise"] = by_case.get(row["case_id"], [])
     return t.row(), per_case
@@ -138,15 +141,7 @@ def mello_evaluate(answer: Callable[[str], str], asked: Sequence[dict]) -> tuple
             answers.append(answer(q))
             t.latencies_ms.append((time.perf_counter() - start) * 1000.0)
         hits = [contains(a, gold) for a in answers]
-        t.cases += 1
-        t.cases_right += any(hits)
-        t.questions += len(hits)
-        t.questions_right += sum(hits)
-        slot = t.by_hops[hops]
-        slot[0] += any(hits)
-        slot[1] += 1
-        slot[2] += sum(hits)
-        slot[3] += len(hits)
+        t.add_case(hits, hops)
         per_case.append({"case_id": case["case_id"], "hops": hops, "right": any(hits), "answers": answers})
     return t.row(), per_case
 
