@@ -24,13 +24,13 @@ for step in "${steps[@]}"; do
   case $step in
     cf-full) run cf-full $KME eval counterfact $DATA/counterfact/counterfact-val.json --systems none,auto \
                --no-scores --json $OUT/cf-full.json --cases $OUT/cf-full.jsonl ;;
-    mquake) run mquake $KME eval mquake $DATA/mquake/mquake-cf-dev.json --settings edits,world --mello 10 \
+    mquake) run mquake $KME eval mquake $DATA/mquake/mquake-cf-dev.json --settings edits,world --mello 5 \
                --json $OUT/mquake.json --cases $OUT/mquake.jsonl ;;
-    zsre) run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --systems none,facts,in_context,auto \
+    zsre) run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --systems none,auto \
                --json $OUT/zsre.json --cases $OUT/zsre.jsonl ;;
-    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit 200 \
+    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit 100 \
                --json $OUT/cf-systems.json --cases $OUT/cf-systems.jsonl ;;
-    mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --systems none,auto \
+    mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --limit 150 --systems none,auto \
                --json $OUT/mquake-edits.json --cases $OUT/mquake-edits.jsonl ;;
     agreement)
       run agree-cf .venv/bin/python bench/score_agreement.py counterfact $DATA/counterfact/counterfact-val.json \

@@ -301,3 +301,19 @@ def test_ask_many_ignores_the_memo_when_sampling() -> None:
     sampled = GenerationOptions(max_new_tokens=8, temperature=0.7)
     assert a.ask_many(["Who wrote Hamlet?"], Mode.NONE, sampled, memo=memo)[0].answer == "the base answer"
     assert memo == {"Q: Who wrote Hamlet?\nA:": " cached"}
+
+
+@pytest.mark.parametrize("choice", ["ike", "in_scope", "fact"])
+def test_edit_plan_prompts_the_one_edit(choice: str) -> None:
+    a = _answerer(serac_prompt=choice)
+    plan = a.edit_plan("The Eiffel Tower is located in", EIFFEL)
+    assert plan.facts == [EIFFEL]
+    assert plan.prompt.endswith("New Fact: Eiffel Tower is located in Rome.\nPrompt: The Eiffel Tower is located in")
+    retain = "Prompt: Apple II series is developed by Apple" in plan.prompt
+    update = "Prompt: Toko Yasuda is incredible at piano" in plan.prompt
+    if choice == "ike":
+        assert retain and update
+    elif choice == "in_scope":
+        assert update and not retain  # the classifier said the edit applies: nothing to ignore
+    else:
+        assert plan.prompt == "New Fact: Eiffel Tower is located in Rome.\nPrompt: The Eiffel Tower is located in"

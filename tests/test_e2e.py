@@ -105,3 +105,33 @@ def test_the_whole_way_a_user_walks(tmp_path, default_model_present):
     finally:
         if server.proc.poll() is None:
             server.stop()
+
+
+def test_kme_eval_through_the_client_against_a_real_server(tmp_path, default_model_present):
+    """`kme eval --target`: the harness stores the edits over gRPC and scores the service's answers."""
+    import json
+
+    edits = tmp_path / "edits.jsonl"
+    rows = [{"subject": "Eiffel Tower", "prompt": EDITED, "target_new": "Rome", "ground_truth": "Paris",
+             "rephrase_prompts": ["Which city is the Eiffel Tower located in?"],
+             "locality_prompts": ["The Colosseum is located in the city of"]}]
+    edits.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = tmp_path / "report.json"
+    server = Server(tmp_path / "store", free_port())
+    try:
+        server.wait_serving()
+        done = subprocess.run([sys.executable, "-m", "kme_client.cli", "eval", "jsonl", str(edits),
+                               "--target", server.target, "--systems", "none,auto", "--json", str(report)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "auto" in done.stdout and "eff" in done.stdout  # the table
+        result = json.loads(report.read_text())
+        auto, none = result["systems"]["auto"]["metrics"], result["systems"]["none"]["metrics"]
+        assert result["backend"] == f"service at {server.target}" and result["cases"] == 1
+        assert auto["efficacy"] == 1.0 and auto["efficacy_prob"] == 1.0
+        assert auto["locality"] == 1.0 and none["efficacy"] == 0.0
+        with KMEClient(server.target) as client:  # the harness stored the edit through the service
+            assert [f.object for f in client.list_facts(subject="Eiffel Tower")] == ["Rome"]
+    finally:
+        if server.proc.poll() is None:
+            server.stop()

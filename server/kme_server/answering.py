@@ -51,10 +51,12 @@ class AnsweringSettings(BaseModel):
     # Directory of a trained SERAC scope classifier (KME_ANSWERING__SERAC_DIR; `make serac` trains
     # it here). None, or no classifier there: SERAC off, and AUTO answers in context.
     serac_dir: Path | None = Path(".cache/serac")
-    # SERAC's counterfactual model: the base model given the one in-scope edit, either as IKE's
-    # prompt (with demonstrations, "ike") or the edit alone before the question ("fact", shorter
-    # and so faster). Measured against each other in docs/BENCHMARKS.md.
-    serac_prompt: Literal["ike", "fact"] = "ike"
+    # SERAC's counterfactual model: the base model given the one in-scope edit, as IKE's prompt
+    # ("ike": copy, update and retain demonstrations), as IKE's prompt with in-scope
+    # demonstrations only ("in_scope": the classifier has already said the edit applies, so
+    # nothing is to be ignored), or the edit alone before the question ("fact": shorter, faster).
+    # Measured against each other in docs/BENCHMARKS.md.
+    serac_prompt: Literal["ike", "in_scope", "fact"] = "ike"
 
 
 @dataclass(slots=True)
@@ -299,10 +301,16 @@ class Answerer:
 
     def edit_plan(self, text: str, fact: Fact) -> Plan:
         """The counterfactual model's plan for `text` under the one edit `fact` (SERAC in scope)."""
-        if self.settings.serac_prompt == "ike":
+        choice = self.settings.serac_prompt
+        if choice == "ike":
             return self.in_context_plan(text, [fact])
         start = time.perf_counter()
-        prompt = self.base_prompt(self.ike.render(text, [fact], demos=()))
+        if choice == "in_scope":
+            ike = self.settings.ike
+            counts = ike.model_copy(update={"retain_weight": 0.0}).kind_counts()
+            prompt = self.base_prompt(self.ike.build(text, [fact], counts).text)
+        else:
+            prompt = self.base_prompt(self.ike.render(text, [fact], demos=()))
         return Plan(Mode.IN_CONTEXT, prompt, facts=[fact], timings_ms={"prompt": _ms(start)})
 
     def _route_in_context(self, text: str, hits: list[Hit] | None = None) -> Plan:

@@ -114,13 +114,14 @@ class InContextEditor:
             _ = self.pool
             self.embedder.encode(["warm-up"])
 
-    def select_demos(self, query: str, facts: Sequence[Fact] = ()) -> list[Demo]:
+    def select_demos(self, query: str, facts: Sequence[Fact] = (),
+                     counts: dict[DemoKind, int] | None = None) -> list[Demo]:
         """The demonstrations for `query`, most similar last; none about the query's own subjects.
 
         A demonstration about a subject the query or its facts mention would state a different
         new fact about it and contradict the store.
         """
-        counts = self.settings.kind_counts()
+        counts = counts if counts is not None else self.settings.kind_counts()
         if not any(counts.values()):
             return []
         pool = self.pool
@@ -148,9 +149,12 @@ class InContextEditor:
         facts_block = "".join(f"{s.fact_label} {sentence}\n" for sentence in seen)
         return "".join(blocks) + facts_block + f"{s.prompt_label} {query}"
 
-    def build(self, query: str, facts: Sequence[Fact]) -> IKEPrompt:
-        """The IKE prompt for `query` given the retrieved `facts` (the query itself if none)."""
+    def build(self, query: str, facts: Sequence[Fact], counts: dict[DemoKind, int] | None = None) -> IKEPrompt:
+        """The IKE prompt for `query` given the retrieved `facts` (the query itself if none).
+
+        `counts` overrides how many demonstrations of each kind (the settings' mix by default).
+        """
         if not facts:
             return IKEPrompt(text=query)
-        demos = self.select_demos(query, facts)
+        demos = self.select_demos(query, facts, counts)
         return IKEPrompt(text=self.render(query, facts, demos), facts=tuple(facts), demos=tuple(demos))
