@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The editing-quality and multi-hop runs of docs/BENCHMARKS.md, one after another (they share the
 # CPU, so never in parallel). Reports and per-case results land in .bench/ (git-ignored).
-#   bash bench/run_quality.sh [STEP...]     steps: cf-full mquake zsre cf-systems mquake-edits agreement
+#   bash bench/run_quality.sh [STEP...]     steps: cf-full serac-prompts mquake zsre cf-systems mquake-edits agreement
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -19,7 +19,7 @@ run() {  # name, command...
   cat "$OUT/$name.txt"
 }
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(cf-full mquake zsre cf-systems mquake-edits agreement)
+[ ${#steps[@]} -eq 0 ] && steps=(cf-full serac-prompts mquake zsre cf-systems mquake-edits agreement)
 for step in "${steps[@]}"; do
   case $step in
     cf-full) run cf-full $KME eval counterfact $DATA/counterfact/counterfact-val.json --systems none,auto \
@@ -28,17 +28,21 @@ for step in "${steps[@]}"; do
                --json $OUT/mquake.json --cases $OUT/mquake.jsonl ;;
     zsre) run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --systems none,auto \
                --json $OUT/zsre.json --cases $OUT/zsre.jsonl ;;
-    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit 100 \
+    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit 60 \
                --json $OUT/cf-systems.json --cases $OUT/cf-systems.jsonl ;;
     mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --limit 150 --systems none,auto \
                --json $OUT/mquake-edits.json --cases $OUT/mquake-edits.jsonl ;;
+    serac-prompts)  # SERAC's counterfactual prompt: IKE's, in-scope demonstrations only, the edit alone
+      for prompt in ike in_scope fact; do
+        KME_ANSWERING__SERAC_PROMPT=$prompt run serac-prompt-$prompt $KME eval counterfact \
+               $DATA/counterfact/counterfact-val.json --limit 40 --systems auto --no-scores \
+               --json $OUT/serac-prompt-$prompt.json --cases $OUT/serac-prompt-$prompt.jsonl
+      done ;;
     agreement)
       run agree-cf .venv/bin/python bench/score_agreement.py counterfact $DATA/counterfact/counterfact-val.json \
-               --limit 40 --json $OUT/agree-cf.json
-      run agree-zsre .venv/bin/python bench/score_agreement.py zsre $DATA/zsre/zsre-dev.json --limit 40 \
-               --skip-client --json $OUT/agree-zsre.json
+               --limit 30 --json $OUT/agree-cf.json
       KME_MULTIHOP__TEMPLATES_DIR=$DATA/mquake run agree-mquake .venv/bin/python bench/score_agreement.py mquake $DATA/mquake/mquake-cf-dev.json \
-               --limit 20 --world --skip-client --json $OUT/agree-mquake.json ;;
+               --limit 15 --world --skip-client --json $OUT/agree-mquake.json ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

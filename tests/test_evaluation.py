@@ -238,3 +238,24 @@ def test_multi_hop_scoring_by_case_question_hops_and_hop_wise() -> None:
     assert multi_hop.edit_requests(cases)[0]["prompt"] == "Song0 is performed by"
     table = multi_hop_table({"file": "mq.json", "backend": "fake", "settings": {"edits/auto": row}})
     assert "edits/auto" in table and "50.0" in table
+
+
+def test_client_backend_finds_the_modes_the_service_serves() -> None:
+    from kme_client import InvalidArgument
+
+    from kme_server.evaluation.backends import ClientBackend
+
+    class Client:
+        def score(self, prompt: str, candidates: list[str], mode: str) -> list:
+            if mode in ("serac", "weights"):
+                raise InvalidArgument("bad", code="INVALID_ARGUMENT", violations=[("mode", "not available")])
+            return []
+
+    assert ClientBackend(Client()).modes() == {"none", "in_context", "multi_hop", "auto"}
+
+    class Broken(Client):
+        def score(self, prompt: str, candidates: list[str], mode: str) -> list:
+            raise InvalidArgument("bad", code="INVALID_ARGUMENT", violations=[("prompt", "is empty")])
+
+    with pytest.raises(InvalidArgument):
+        ClientBackend(Broken()).modes()

@@ -81,10 +81,20 @@ class ClientBackend:
         self.client = client
 
     def modes(self) -> set[str]:
-        # The service answers a mode it does not serve with INVALID_ARGUMENT; the evaluation asks
-        # for SERAC only when the user names it or the service has it, which this cannot know
-        # without asking, so every mode is offered and an unavailable one fails loudly.
-        return {m.value for m in Mode if m is not Mode.WEIGHTS}
+        # The service answers a mode it does not serve (SERAC without a trained classifier) with
+        # INVALID_ARGUMENT on the field "mode"; a one-token Score call per mode finds out cheaply.
+        from kme_client import InvalidArgument
+
+        served = set()
+        for mode in Mode:
+            try:
+                self.client.score("kme", [" eval"], mode=mode.value)
+            except InvalidArgument as error:
+                if not any(field == "mode" for field, _ in error.violations):
+                    raise
+                continue
+            served.add(mode.value)
+        return served
 
     def add(self, edits: Sequence[dict[str, Any]]) -> list[int]:
         return list(self.client.add_facts(list(edits)).ids)
