@@ -26,9 +26,9 @@ for step in "${steps[@]}"; do
                --no-scores --json $OUT/cf-full.json --cases $OUT/cf-full.jsonl ;;
     mquake) run mquake $KME eval mquake $DATA/mquake/mquake-cf-dev.json --settings edits,world --mello 5 \
                --json $OUT/mquake.json --cases $OUT/mquake.jsonl ;;
-    zsre) run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --systems none,auto \
+    zsre) run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --limit ${ZSRE_LIMIT:-0} --systems none,auto \
                --json $OUT/zsre.json --cases $OUT/zsre.jsonl ;;
-    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit 60 \
+    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit ${CF_SYSTEMS_LIMIT:-60} \
                --json $OUT/cf-systems.json --cases $OUT/cf-systems.jsonl ;;
     mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --limit 150 --systems none,auto \
                --json $OUT/mquake-edits.json --cases $OUT/mquake-edits.jsonl ;;
