@@ -32,8 +32,11 @@ models: install
 SERAC_DIR ?= .cache/serac
 serac: $(SERAC_DIR)/scope.json
 
+# Without the training data the service runs with SERAC off (AUTO answers in context).
 $(SERAC_DIR)/scope.json: | $(VENV)/.installed
-	$(PY) -m kme_server.editing.serac.train --data-dir $(DATA) --out $(SERAC_DIR) --seed 0
+	@if [ -d $(DATA)/counterfact ]; then \
+	  $(PY) -m kme_server.editing.serac.train --data-dir $(DATA) --out $(SERAC_DIR) --seed 0; \
+	else echo "no training data in $(DATA): the scope classifier is not trained, SERAC stays off"; fi
 
 # The first-run demo: a real server on a fresh store, example facts, answers before and after.
 demo: install models serac
