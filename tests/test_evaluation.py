@@ -259,3 +259,12 @@ def test_client_backend_finds_the_modes_the_service_serves() -> None:
 
     with pytest.raises(InvalidArgument):
         ClientBackend(Broken()).modes()
+
+
+def test_cli_names_the_bad_line_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kme_server.evaluation.cli import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"subject": "A", "prompt": "A is in", "target_new": "B"}\n{"subject": "A"}\n')
+    assert main(["jsonl", str(bad)]) == 2
+    assert "line 2.prompt: is missing or empty" in capsys.readouterr().err

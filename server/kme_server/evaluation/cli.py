@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from kme_store.errors import FieldError
+
 from kme_server.evaluation import multi_hop, single_hop
 from kme_server.evaluation.backends import Backend, ClientBackend, LocalBackend
 from kme_server.evaluation.cases import load_cases, sample_cases
@@ -67,12 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     began = time.perf_counter()
-    if args.dataset == "mquake":
-        report, per_case = _run_multi_hop(args)
-        table = multi_hop_table(report)
-    else:
-        report, per_case = _run_single_hop(args)
-        table = single_hop_table(report)
+    try:
+        if args.dataset == "mquake":
+            report, per_case = _run_multi_hop(args)
+            table = multi_hop_table(report)
+        else:
+            report, per_case = _run_single_hop(args)
+            table = single_hop_table(report)
+    except (FieldError, OSError, ValueError) as error:  # bad input file: say which, store nothing more
+        sys.stderr.write(f"kme eval: {error}\n")
+        return 2
     report["seconds_total"] = round(time.perf_counter() - began, 1)
     sys.stdout.write(table + "\n")
     if args.json:
