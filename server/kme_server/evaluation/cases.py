@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -94,8 +94,6 @@ def sample_cases(cases: list[EditCase], limit: int, seed: int) -> list[EditCase]
 
 
 def _with_probe(case: EditCase, seed: int) -> EditCase:
-    from dataclasses import replace
-
     return replace(case, subject_probe=subject_probe(case.prompt, case.subject, seed))
 
 
@@ -114,6 +112,13 @@ def _zsre(i: int, r: dict) -> Iterable[EditCase]:
                    locality=(r["loc"],), locality_answer=r.get("loc_ans"))
 
 
+def rewrite_request(rewrite: dict) -> dict[str, Any]:
+    """One MQuAKE requested rewrite as the edit request the store and the client accept."""
+    return {"prompt": rewrite["prompt"].format(rewrite["subject"]), "subject": rewrite["subject"],
+            "relation_id": rewrite["relation_id"], "target_new": rewrite["target_new"]["str"],
+            "ground_truth": rewrite["target_true"]["str"]}
+
+
 def _mquake_rows(i: int, case: dict) -> Iterable[EditCase]:
     """MQuAKE's single-hop rewrites: the cloze prompt, its question as the rephrase, an unedited
     hop of the same case as the locality prompt (the set is conflict-free: it keeps its answer)."""
@@ -122,9 +127,8 @@ def _mquake_rows(i: int, case: dict) -> Iterable[EditCase]:
     unedited = [hop for hop, (_, rid, _), (subject, _, _) in hops if (subject, rid) not in edited]
     portability = tuple(Portability(q, (case["new_answer"], *case["new_answer_alias"])) for q in case["questions"])
     for j, r in enumerate(case["requested_rewrite"]):
-        prompt = r["prompt"].format(r["subject"])
-        edit = {"prompt": prompt, "subject": r["subject"], "relation_id": r["relation_id"],
-                "target_new": r["target_new"]["str"], "ground_truth": r["target_true"]["str"]}
+        edit = rewrite_request(r)
+        prompt = edit["prompt"]
         loc = unedited[0] if unedited else None
         yield EditCase(f"{case['case_id']}.{j}", edit, r["subject"], prompt, r["target_new"]["str"],
                        r["target_true"]["str"], rephrases=(r["question"],) if r.get("question") else (),
@@ -173,4 +177,5 @@ def _strings(r: dict, key: str, line: int) -> list[str]:
     return value
 
 
-__all__ = ["EditCase", "FORMATS", "OTHER_RELATIONS", "Portability", "load_cases", "sample_cases", "subject_probe"]
+__all__ = ["EditCase", "FORMATS", "OTHER_RELATIONS", "Portability", "load_cases", "rewrite_request", "sample_cases",
+           "subject_probe"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from kme_server.evaluation.backends import Backend
+from kme_server.evaluation.cases import rewrite_request
 from kme_server.evaluation.match import contains
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,7 @@ def world_facts(cases: Sequence[dict]) -> list[dict[str, Any]]:
 
 def edit_requests(cases: Sequence[dict]) -> list[dict[str, Any]]:
     """The requested rewrites of `cases` as edit requests."""
-    return [{"prompt": r["prompt"].format(r["subject"]), "subject": r["subject"], "relation_id": r["relation_id"],
-             "target_new": r["target_new"]["str"], "ground_truth": r["target_true"]["str"]}
-            for c in cases for r in c["requested_rewrite"]]
+    return [rewrite_request(r) for c in cases for r in c["requested_rewrite"]]
 
 
 def sample(cases: Sequence[dict], limit: int, seed: int) -> list[dict]:
