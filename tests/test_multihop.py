@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from kme_server.answering import Answerer
+from kme_server.answering import Answerer, Plan
 from kme_server.answers import CandidateScore, GenerationOptions, Mode
 from kme_server.multihop import (MultiHop, MultiHopSettings, RelationCatalogue, compose, find_start, install,
                                  normalize_answer)
@@ -172,6 +172,29 @@ def test_route_walks_multi_hop_questions_and_leaves_single_hop_ones(world, embed
     # MULTI_HOP asked for explicitly walks a one-hop chain too.
     forced = answerer.ask("What is the capital of Bulgaria?", mode=Mode.MULTI_HOP)
     assert forced.mode is Mode.MULTI_HOP and forced.answer == "Sofia"
+
+
+def test_auto_asks_the_gate_before_walking_a_chain(world, embedder, settings):
+    """A chain-shaped question that the gate (SERAC's scope decision) claims is not walked."""
+    model = CannedModel()
+    answerer = Answerer(world, model)
+    asked: list[str] = []
+    claimed = "What is the capital of the country of citizenship of the creator of Devious Maids?"
+
+    def gate(text: str) -> Plan | None:
+        asked.append(text)
+        return Plan(Mode.SERAC, "in scope", answer="Picasso") if text == claimed else None
+
+    install(answerer, MultiHop(world, model, embedder, settings), gate=gate)
+    result = answerer.ask(claimed)
+    assert result.mode is Mode.SERAC and result.answer == "Picasso" and not result.chain
+    assert "parse" in result.timings_ms
+    walked = answerer.ask("What is the capital of the country of citizenship of the creator of Devious Maids")
+    assert walked.mode is Mode.MULTI_HOP and walked.answer == "Washington"
+    # Single-hop questions never reach the gate through the walk; MULTI_HOP never asks it.
+    answerer.ask("What is the capital of Bulgaria?")
+    answerer.ask(claimed, mode=Mode.MULTI_HOP)
+    assert asked == [claimed, "What is the capital of the country of citizenship of the creator of Devious Maids"]
 
 
 def test_parsing_from_many_threads_gives_the_sequential_results(world, embedder, settings):

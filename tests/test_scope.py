@@ -50,6 +50,8 @@ def write_fixture(root: Path) -> Path:
     (root / "mquake").mkdir()
     (root / "mquake" / "scope-questions.json").write_text(json.dumps(scope))
     (root / "mquake" / "cloze_templates.json").write_text(json.dumps(cloze))
+    (root / "mquake" / "question_templates.json").write_text(json.dumps(
+        {"P551": "What is the residence of [X]?", "P108": "Who is the employer of [X]?"}))
     return root
 
 
@@ -99,6 +101,12 @@ def test_pairs_contain_every_kind(tmp_path: Path) -> None:
             assert p.query != p.fact.template.format(p.fact.subject)
         if p.kind in (data.OTHER_SUBJECT, data.UNRELATED):
             assert p.fact.subject not in p.query
+        if p.kind == data.THROUGH_OBJECT:
+            # The other relation asked of the fact's own relation of the subject, never the fact's question.
+            inner = "residence" if p.fact.relation_id == "P551" else "employer"
+            outer = "employer" if inner == "residence" else "residence"
+            assert p.fact.subject in p.query and inner in p.query
+            assert outer in p.query or "employed" in p.query or "lives" in p.query
 
 
 def test_same_subject_negatives_avoid_the_facts_relation(tmp_path: Path) -> None:

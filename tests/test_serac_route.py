@@ -102,3 +102,14 @@ def test_serac_is_unavailable_until_installed() -> None:
     assert err.value.field == "mode"
     # AUTO without SERAC answers as before: IN_CONTEXT with every retrieved fact.
     assert a.plan("The Eiffel Tower is located in", Mode.AUTO).mode is Mode.IN_CONTEXT
+
+
+def test_scope_gate_claims_only_in_scope_questions() -> None:
+    from kme_server.editing.serac.route import scope_gate
+
+    a, classifier = _serac()
+    gate = scope_gate(a)
+    claimed = gate("The Eiffel Tower is located in")
+    assert claimed is not None and claimed.mode is Mode.SERAC and claimed.facts == [EIFFEL]
+    assert gate("The Eiffel Tower was built in the year") is None
+    assert gate("Who wrote Hamlet?") is None

@@ -33,20 +33,23 @@ def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel
     same_model = settings.store.embedding_model is None and settings.answering.ike.embedding_model is None
     ike = InContextEditor(settings.answering.ike, embedder=store.embedder if same_model else None)
     answerer = Answerer(store, model, settings.answering, ike=ike)
-    # MULTI_HOP, and AUTO for questions read as a chain of two or more relations.
-    install(answerer, MultiHop(store, model, store.embedder, settings.multihop))
+    gate = None
     serac_dir = settings.answering.serac_dir
     if serac_dir is not None:
         # SERAC is on when a trained classifier is there; without one the service answers in context.
         if (serac_dir / "scope.json").is_file():  # written last by a finished training run
-            from kme_server.editing.serac.route import install_serac
+            from kme_server.editing.serac.route import install_serac, scope_gate
             from kme_server.editing.serac.scope import ScopeClassifier
 
             install_serac(answerer, ScopeClassifier.load(serac_dir))
+            gate = scope_gate(answerer)
             log.info("SERAC scope classifier loaded from %s", serac_dir)
         else:
             log.warning("no scope classifier in %s (train one with `make serac`, or set "
                         "KME_ANSWERING__SERAC_DIR): SERAC is off, AUTO answers in context", serac_dir)
+    # MULTI_HOP, and AUTO for questions read as a chain of two or more relations that no single
+    # edit's scope claims; installed last, so that AUTO reads the chain before anything else.
+    install(answerer, MultiHop(store, model, store.embedder, settings.multihop), gate=gate)
     answerer.warm_up()
     log.info("answering engine ready with %s in %.1f s", model.name, time.perf_counter() - start)
     return answerer

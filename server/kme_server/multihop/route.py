@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 from kme_server.answering import Answerer, Plan, Route
 from kme_server.answers import Mode
@@ -11,12 +12,14 @@ from kme_server.multihop.pipeline import MultiHop
 log = logging.getLogger(__name__)
 
 
-def install(answerer: Answerer, multihop: MultiHop) -> None:
+def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan | None] | None = None) -> None:
     """Serve MULTI_HOP with the walk, and let AUTO walk the questions recognized as multi-hop.
 
     MULTI_HOP walks whatever chain it reads (one hop included) and falls back to AUTO's previous
     route when it reads none. AUTO walks only a chain of two or more hops read with confidence;
-    every other question (single-hop ones included) goes the way it went before.
+    every other question (single-hop ones included) goes the way it went before. `gate`, if
+    given, sees a question before AUTO walks it and may answer it instead (SERAC's scope
+    decision: a prompt in the scope of one edit is single-hop however it reads).
     """
     previous = _current_route(answerer, Mode.AUTO)
 
@@ -34,6 +37,10 @@ def install(answerer: Answerer, multihop: MultiHop) -> None:
         parse = multihop.parse(text)
         parse_ms = (time.perf_counter() - start) * 1000.0
         if multihop.is_multi_hop(parse):
+            gated = gate(text) if gate is not None else None
+            if gated is not None:
+                gated.timings_ms["parse"] = parse_ms
+                return gated
             plan = multihop.plan(text, parse, parse_ms)
             if plan is not None:
                 return plan

@@ -26,7 +26,12 @@ POSITIVE_KINDS = (EDIT_PROMPT, REPHRASE, RELATION_PARAPHRASE, LOOSE_REPHRASE, QU
 OTHER_SUBJECT = "other_subject_same_relation"  # locality prompt, or another edit of the relation
 SAME_SUBJECT = "same_subject_other_relation"  # the fact's subject asked about another relation
 UNRELATED = "unrelated"  # another subject and another relation
-NEGATIVE_KINDS = (OTHER_SUBJECT, SAME_SUBJECT, UNRELATED)
+# A further relation of the fact's object ("the capital of the country of citizenship of X" for
+# the fact "X is a citizen of Y"): the fact is one hop of the question, not its answer. AUTO asks
+# the classifier whether a question it reads as a chain is really a single edit's question, so
+# the classifier must reject these; the walk answers them.
+THROUGH_OBJECT = "multi_hop_through_object"
+NEGATIVE_KINDS = (OTHER_SUBJECT, SAME_SUBJECT, UNRELATED, THROUGH_OBJECT)
 
 # Words too common to say that two relation templates share a meaning.
 _STOP = frozenset("a an the of in on at to is was are by for with from which who that whose it "
@@ -169,12 +174,36 @@ def load_scope_questions(path: Path, cloze_templates: dict[str, str]) -> list[_E
     return edits
 
 
+@dataclass(frozen=True, slots=True)
+class RelationPhrasing:
+    """How a Wikidata relation is asked about, for composing chained questions; `{}` is the subject."""
+
+    noun: str  # "the country of citizenship of {}"
+    question: str  # "What is the country of citizenship of {}?"
+    cloze: str  # "{} is a citizen of"
+
+
+def relation_phrasings(templates_dir: Path, labels: Path | None = None) -> dict[str, RelationPhrasing]:
+    """Phrasings of the relations MQuAKE's template files name (relation-level templates, no records)."""
+    from kme_server.multihop.relations import RelationCatalogue
+    from kme_server.multihop.settings import MultiHopSettings
+
+    catalogue = RelationCatalogue.from_settings(MultiHopSettings(templates_dir=templates_dir, relation_labels=labels))
+    return {r.key: RelationPhrasing(r.noun, r.question, r.cloze) for r in catalogue}
+
+
 class PairBuilder:
-    """Builds the pairs of every kind from the loaded edits, seeded."""
+    """Builds the pairs of every kind from the loaded edits, seeded.
+
+    `phrasings` (Wikidata id -> RelationPhrasing), when given, adds THROUGH_OBJECT negatives for
+    the scope-questions edits, whose relations are Wikidata ids.
+    """
 
     def __init__(self, counterfact: list[_Edit], locality: dict[tuple[str, str], str],
-                 scope_questions: list[_Edit], seed: int = 0) -> None:
+                 scope_questions: list[_Edit], seed: int = 0,
+                 phrasings: dict[str, RelationPhrasing] | None = None) -> None:
         self.rng = random.Random(seed)
+        self.phrasings = dict(phrasings or {})
         self.cf = counterfact
         self.sq = scope_questions
         self.locality = locality
@@ -270,6 +299,27 @@ class PairBuilder:
                 out.append(ScopePair(q, edit.fact, 0, UNRELATED, group, edit.source))
         return out
 
+    def _through_object(self, edit: _Edit) -> ScopePair | None:
+        """A question that asks a further relation of the edit's object, chained through the edit."""
+        inner = self.phrasings.get(edit.relation)
+        if inner is None or len(self.phrasings) < 2:
+            return None
+        outer_key = self.rng.choice(sorted(k for k in self.phrasings if k != edit.relation))
+        outer = self.phrasings[outer_key]
+        nested = inner.noun.format(edit.fact.subject)
+        form = self.rng.random()
+        if form < 0.5:
+            query = outer.question.format(nested)
+        elif form < 0.8:
+            # A sentence that starts with the nested phrase starts with a capital.
+            query = outer.cloze.format(nested[:1].upper() + nested[1:] if outer.cloze.startswith("{}") else nested)
+        else:
+            # The possessive form users write: "X's country of citizenship".
+            m = re.fullmatch(r"the (.+) of \{\}", inner.noun)
+            query = outer.question.format(f"{edit.fact.subject}'s {m.group(1)}") if m else outer.question.format(nested)
+        return ScopePair(self._noisy(query, 0.15), edit.fact, 0, THROUGH_OBJECT, normalize_name(edit.fact.subject),
+                         edit.source)
+
     def counterfact_pairs(self, edit: _Edit) -> list[ScopePair]:
         f, group = edit.fact, normalize_name(edit.fact.subject)
         prompt = f.template.format(f.subject)
@@ -312,6 +362,9 @@ class PairBuilder:
                 out.append(ScopePair(q, qf, 1, QUESTION_FORM, group, edit.source))
                 out += [ScopePair(p.query, qf, 0, p.kind, group, edit.source) for p in self._negatives(edit, q)]
         out += self._negatives(edit, questions[0])
+        chained = self._through_object(edit)
+        if chained is not None:
+            out.append(chained)
         return out
 
     def build(self) -> list[ScopePair]:
@@ -331,8 +384,11 @@ def build_pairs(data_dir: Path, seed: int = 0) -> list[ScopePair]:
     data_dir = Path(data_dir)
     cf_path = data_dir / "counterfact" / "counterfact-train.json"
     cloze = json.loads((data_dir / "mquake" / "cloze_templates.json").read_text())
+    labels = data_dir / "wikidata" / "relation-labels.json"
+    phrasings = relation_phrasings(data_dir / "mquake", labels if labels.is_file() else None)
     builder = PairBuilder(load_counterfact(cf_path), _counterfact_locality(cf_path),
-                          load_scope_questions(data_dir / "mquake" / "scope-questions.json", cloze), seed)
+                          load_scope_questions(data_dir / "mquake" / "scope-questions.json", cloze), seed,
+                          phrasings)
     pairs = builder.build()
     log.info("built %d pairs: %s", len(pairs), dict(sorted(Counter(p.kind for p in pairs).items())))
     return pairs

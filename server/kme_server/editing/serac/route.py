@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from kme_store.facts import Fact
 
@@ -32,8 +32,9 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
     (Answerer.edit_plan; Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so that a question
     no edit governs gets exactly the base answer.
 
-    AUTO keeps the route it had for the questions that route answers by a multi-hop walk (install
-    this after multihop.install); every other question gets SERAC's decision.
+    AUTO gets SERAC's decision for every question its previous route would answer in context. A
+    multi-hop walk installed after this asks `scope_gate(answerer)` first, so that a question in
+    the scope of one edit is never walked (a plan the previous route answers by a walk is kept).
     """
     previous = answerer.route(Mode.AUTO)
 
@@ -77,4 +78,20 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
     answerer.register_route(Mode.AUTO, auto)
 
 
-__all__ = ["ScopeDecider", "install_serac"]
+def scope_gate(answerer: Answerer) -> Callable[[str], Plan | None]:
+    """SERAC's plan for a question in the scope of a stored edit, else None (needs install_serac).
+
+    AUTO's multi-hop route asks this before walking a chain it read: a single-hop prompt that
+    reads like a chain ("X is my favorite product out of everything created by") is in the scope
+    of X's edit, while a chain through an edit ("the capital of the country of citizenship of X")
+    is not: the classifier is trained to reject those (editing/serac/data.py, THROUGH_OBJECT).
+    """
+
+    def gate(text: str) -> Plan | None:
+        plan = answerer.plan(text, Mode.SERAC)
+        return plan if plan.mode is Mode.SERAC else None
+
+    return gate
+
+
+__all__ = ["ScopeDecider", "install_serac", "scope_gate"]
