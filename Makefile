@@ -32,8 +32,11 @@ models: install
 SERAC_DIR ?= .cache/serac
 serac: $(SERAC_DIR)/scope.json
 
-# Without the training data the service runs with SERAC off (AUTO answers in context).
-$(SERAC_DIR)/scope.json: | $(VENV)/.installed
+# Without the training data the service runs with SERAC off (AUTO answers in context). A change to
+# the training code retrains (the pairs it builds are part of what the classifier is).
+SERAC_SOURCES := $(wildcard server/kme_server/editing/serac/data.py server/kme_server/editing/serac/train.py \
+                            server/kme_server/editing/serac/scope.py)
+$(SERAC_DIR)/scope.json: $(SERAC_SOURCES) | $(VENV)/.installed
 	@if [ -d $(DATA)/counterfact ]; then \
 	  $(PY) -m kme_server.editing.serac.train --data-dir $(DATA) --out $(SERAC_DIR) --seed 0; \
 	else echo "no training data in $(DATA): the scope classifier is not trained, SERAC stays off"; fi
