@@ -141,6 +141,40 @@ def test_walk_falls_back_to_the_model_and_continues_from_its_answer(store, embed
     assert model.prompts == ["Marc Cherry is a citizen of"]
 
 
+def test_walk_bridges_a_hop_the_question_leaves_unnamed(world, embedder, settings):
+    """"The capital of the country of the creator of X": people have citizenship, not a country.
+    The store has no P17 of Marc Cherry, but one stored hop (P27) reaches an entity with P36's
+    chain; the walk inserts no hop unless the store can follow it."""
+    cat = RelationCatalogue.from_settings(settings)
+    model = CannedModel()
+    walker = MultiHop(world, model, embedder, settings).walker
+    # Marc Cherry --country?--> : stored relations of Marc Cherry do not include P17; the only
+    # stored onward hop (P27) leads to an entity with a capital, so a bridge via P27 answers P36.
+    walk = walker.walk("Marc Cherry", [cat.get("P36")])
+    assert [(h.relation, h.object, h.source) for h in walk.hops] == [
+        ("country of citizenship", "United States of America", "store"), ("capital", "Washington", "store")]
+    assert model.prompts == []
+    # With bridging off the model is asked, as before.
+    off = MultiHop(world, model, embedder, settings.model_copy(update={"bridge_hops": 0})).walker
+    walk = off.walk("Marc Cherry", [cat.get("P36")])
+    assert [h.source for h in walk.hops] == ["model"] and model.prompts == ["The capital of Marc Cherry is"]
+
+
+def test_walk_lets_a_similar_stored_relation_stand_in(store, embedder, settings):
+    """"Country" asked, "country of citizenship" stored: the stored fact answers when the relations
+    are close enough in meaning, and only then."""
+    store.add([WORLD[1]])
+    cat = RelationCatalogue.from_settings(settings)
+    model = CannedModel()
+    loose = MultiHop(store, model, embedder, settings.model_copy(update={"stand_in_similarity": 0.3})).walker
+    walk = loose.walk("Marc Cherry", [cat.get("P17")])
+    assert [(h.relation, h.object, h.source) for h in walk.hops] == [
+        ("country of citizenship", "United States of America", "store")]
+    strict = MultiHop(store, model, embedder, settings.model_copy(update={"stand_in_similarity": 1.0})).walker
+    walk = strict.walk("Marc Cherry", [cat.get("P17")])
+    assert [h.source for h in walk.hops] == ["model"]
+
+
 def test_an_edit_supersedes_the_world_fact_and_changes_the_final_answer(world, embedder, settings):
     mh = MultiHop(world, CannedModel(), embedder, settings)
     question = "What is the capital of the country of citizenship of the creator of Devious Maids?"

@@ -15,6 +15,7 @@ from kme_server.multihop.decompose import ModelDecomposer
 from kme_server.multihop.lexical import LexicalExtractor
 from kme_server.multihop.relations import RelationCatalogue
 from kme_server.multihop.settings import MultiHopSettings
+from kme_server.multihop.similarity import RelationSimilarity
 from kme_server.multihop.walker import Walker
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class MultiHop:
                  settings: MultiHopSettings | None = None, catalogue: RelationCatalogue | None = None) -> None:
         self.settings = settings or MultiHopSettings()
         self.catalogue = catalogue or RelationCatalogue.from_settings(self.settings)
-        self.walker = Walker(store, model, self.settings)
+        self.walker = Walker(store, model, self.settings, self.catalogue, RelationSimilarity(embedder))
         self.extractor: ChainExtractor = self._extractor(store, model, embedder)
 
     def _extractor(self, store: FactSource, model: LanguageModel | None, embedder: Embedder) -> ChainExtractor:

@@ -56,6 +56,12 @@ class MultiHopSettings(BaseModel):
     # AUTO walks a question only when its best chain has at least two hops and its hops' mean
     # phrase similarity reaches this.
     min_confidence: float = 0.6
+    # Where the store lacks the asked relation of an entity, a stored relation at least this
+    # similar in meaning (RelationSimilarity: noun phrases' embeddings) answers the hop instead.
+    stand_in_similarity: float = Field(default=0.8, ge=0.0, le=1.01)
+    # Unnamed hops the store may insert into one walk to reach an entity that has the asked
+    # relation ("the sport played by X" = X's position's sport); 0 turns bridging off.
+    bridge_hops: int = Field(default=1, ge=0, le=4)
     # Model hops: greedy, short, cut at punctuation.
     max_new_tokens: int = Field(default=8, ge=1, le=64)
     # "cloze": "The capital of Bulgaria is"; "few_shot": the relation's Q/A examples first.

@@ -4,14 +4,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from kme_store.facts import Fact
 
 from kme_server.answers import GenerationOptions, Hop
 from kme_server.models.base import LanguageModel
 from kme_server.multihop.chain import FactSource
-from kme_server.multihop.relations import Relation
+from kme_server.multihop.relations import Relation, RelationCatalogue
 from kme_server.multihop.settings import MultiHopSettings
 
 log = logging.getLogger(__name__)
@@ -53,24 +53,38 @@ class Walker:
     The store's current fact for (entity, relation) is authoritative: edits have already
     superseded world facts there. A model hop's answer is a name like any other: when it equals
     a stored entity's name or alias, the next hop reads the store's facts about that entity.
+
+    Where the store has no fact for the asked relation, it may still decide the hop before the
+    model is asked (with a catalogue and a relation similarity): a stored relation of the entity
+    close in meaning stands in ("country" asked, "country of origin" stored), or one unnamed
+    hop bridges to an entity that has the asked relation ("the sport played by X": X's position,
+    then the position's sport). Questions leave such hops implicit; the graph makes them explicit.
     """
 
-    def __init__(self, store: FactSource, model: LanguageModel | None, settings: MultiHopSettings) -> None:
+    def __init__(self, store: FactSource, model: LanguageModel | None, settings: MultiHopSettings,
+                 catalogue: RelationCatalogue | None = None,
+                 similarity: Callable[[Relation, Relation], float] | None = None) -> None:
         self.store = store
         self.model = model
         self.settings = settings
+        self.catalogue = catalogue
+        self.similarity = similarity
 
     def walk(self, entity: str, relations: Sequence[Relation]) -> Walk:
         out = Walk()
         current = entity
+        bridges = self.settings.bridge_hops
         for rel in relations:
             facts = self._lookup(current, rel)
             if facts:
                 # One current object per (subject, relation) unless multi-valued; the newest wins.
-                fact = facts[-1]
-                out.hops.append(Hop(current, rel.label, fact.object, "store", fact.id))
-                out.facts.append(fact)
-                current = fact.object
+                current = self._take(out, current, rel.label, facts[-1])
+                continue
+            repair = self._repair(current, rel, bridges > 0)
+            if repair:
+                bridges -= len(repair) - 1
+                for hop_rel, fact in repair:
+                    current = self._take(out, current, hop_rel.label, fact)
                 continue
             answer = self._ask_model(current, rel, out)
             if not answer:
@@ -79,6 +93,45 @@ class Walker:
             out.hops.append(Hop(current, rel.label, answer, "model", None))
             current = answer
         return out
+
+    @staticmethod
+    def _take(out: Walk, subject: str, relation: str, fact: Fact) -> str:
+        out.hops.append(Hop(subject, relation, fact.object, "store", fact.id))
+        out.facts.append(fact)
+        return fact.object
+
+    def _repair(self, entity: str, rel: Relation, may_bridge: bool) -> list[tuple[Relation, Fact]]:
+        """Stored hops that answer `rel` of `entity` without a fact of exactly that relation.
+
+        A stand-in (one hop) is preferred to a bridge (two hops); [] when neither exists.
+        """
+        if self.catalogue is None or self.similarity is None:
+            return []
+        known = [(self.catalogue.for_fact(f), f) for f in self.store.facts_about(entity)]
+        stand_in = self._stand_in(known, rel)
+        if stand_in is not None:
+            return [stand_in]
+        if not may_bridge:
+            return []
+        for via, fact in reversed(known):  # newest first: an edit outranks what it superseded
+            if via.key == rel.key:
+                continue
+            nxt = self._lookup(fact.object, rel)
+            if nxt:
+                return [(via, fact), (rel, nxt[-1])]
+            onward = self._stand_in([(self.catalogue.for_fact(f), f) for f in self.store.facts_about(fact.object)], rel)
+            if onward is not None:
+                return [(via, fact), onward]
+        return []
+
+    def _stand_in(self, known: list[tuple[Relation, Fact]], rel: Relation) -> tuple[Relation, Fact] | None:
+        """The stored fact whose relation is closest in meaning to `rel`, if close enough."""
+        best: tuple[float, Relation, Fact] | None = None
+        for other, fact in known:
+            sim = self.similarity(rel, other) if self.similarity is not None else 0.0
+            if sim >= self.settings.stand_in_similarity and (best is None or sim > best[0]):
+                best = (sim, other, fact)
+        return None if best is None else (best[1], best[2])
 
     def _lookup(self, entity: str, rel: Relation) -> list[Fact]:
         facts = self.store.lookup(entity, rel.key)
