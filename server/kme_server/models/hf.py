@@ -246,11 +246,12 @@ class HFLanguageModel:
         texts = ["" for _ in encoded]
         done = [False] * batch
         cache: Any = None
+        active = list(range(batch))  # original rows still decoding, in cache order
         for _ in range(options.max_new_tokens):
             logits, cache = self._forward(ids, cache, attention_mask=mask, position_ids=positions)
             tokens = self._pick(logits, options.temperature, sampler).tolist()
-            for row, token in enumerate(tokens):
-                if done[row]:
+            for row, token in zip(active, tokens):
+                if done[row]:  # a finished row the cache could not drop
                     continue
                 if token in self._eos_ids:
                     done[row] = True
@@ -262,8 +263,16 @@ class HFLanguageModel:
                     texts[row], done[row] = texts[row][:cut], True
             if all(done):
                 break
+            keep = [i for i, row in enumerate(active) if not done[row]]
+            if len(keep) < len(active) and hasattr(cache, "batch_select_indices"):
+                # Finished rows leave the batch: with a 262k-token vocabulary (Gemma 3) every row
+                # costs a large LM-head product per step, and short answers end early.
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, positions = mask[index], positions[index]
+                active, tokens = [active[i] for i in keep], [tokens[i] for i in keep]
             ids = torch.tensor([[token] for token in tokens], device=self.device)
-            mask = torch.cat([mask, torch.ones((batch, 1), dtype=mask.dtype, device=self.device)], dim=1)
+            mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=self.device)], dim=1)
             positions = positions[:, -1:] + 1
         return texts
 
