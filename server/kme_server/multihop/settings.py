@@ -57,12 +57,18 @@ class MultiHopSettings(BaseModel):
     # phrase similarity reaches this.
     min_confidence: float = 0.6
     # Where the store lacks the asked relation of an entity, a stored relation at least this
-    # similar in meaning (RelationSimilarity: noun phrases' embeddings) answers the hop instead.
-    stand_in_similarity: float = Field(default=0.8, ge=0.0, le=1.01)
+    # similar in meaning (RelationSimilarity: noun phrases' embeddings) answers the hop instead:
+    # "country" and "country of origin" are 0.67 apart, "head of state" and "head of government"
+    # 0.78, "place of birth" and "location" 0.64. Store-only walks on MQuAKE-CF dev gave the same
+    # accuracy for every threshold from 0.60 to 0.66 (docs/BENCHMARKS.md); 0.65 sits inside that.
+    stand_in_similarity: float = Field(default=0.65, ge=0.0, le=1.01)
     # Unnamed hops the store may insert into one walk to reach an entity that has the asked
     # relation ("the sport played by X" = X's position's sport); 0 turns bridging off.
-    bridge_hops: int = Field(default=1, ge=0, le=4)
+    bridge_hops: int = Field(default=2, ge=0, le=4)
     # Model hops: greedy, short, cut at punctuation.
     max_new_tokens: int = Field(default=8, ge=1, le=64)
-    # "cloze": "The capital of Bulgaria is"; "few_shot": the relation's Q/A examples first.
-    hop_prompt: Literal["cloze", "few_shot"] = "cloze"
+    # "cloze": "The capital of Bulgaria is"; "few_shot": the relation's Q/A examples first (from
+    # rel-prompts.json; a cloze where a relation has none). Few-shot: 46.0% of 200 MQuAKE-CF dev
+    # hops known and every answer a name, against 32.5% and 76.5% for the cloze, at about 4x the
+    # prompt (bench/hop_prompts.py, docs/BENCHMARKS.md).
+    hop_prompt: Literal["cloze", "few_shot"] = "few_shot"
