@@ -59,8 +59,8 @@ class MultiHopSettings(BaseModel):
     # Where the store lacks the asked relation of an entity, a stored relation at least this
     # similar in meaning (RelationSimilarity: noun phrases' embeddings) answers the hop instead:
     # "country" and "country of origin" are 0.67 apart, "head of state" and "head of government"
-    # 0.78, "place of birth" and "location" 0.64. Store-only walks on MQuAKE-CF dev gave the same
-    # accuracy for every threshold from 0.60 to 0.66 (docs/BENCHMARKS.md); 0.65 sits inside that.
+    # 0.78, "place of birth" and "location" 0.64. Store-only walks on MQuAKE-CF dev give the same
+    # accuracy at 0.60 and 0.65 and less at 0.70 (bench/walk_variants.py, docs/BENCHMARKS.md).
     stand_in_similarity: float = Field(default=0.65, ge=0.0, le=1.01)
     # Unnamed hops the store may insert into one walk to reach an entity that has the asked
     # relation ("the sport played by X" = X's position's sport); 0 turns bridging off.
