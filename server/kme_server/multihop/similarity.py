@@ -1,4 +1,4 @@
-"""How alike two relations are in meaning: embedding similarity of their labels, cached."""
+"""How alike two relations are in meaning: embedding similarity of their noun phrases, cached."""
 from __future__ import annotations
 
 import threading

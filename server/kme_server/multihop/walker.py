@@ -56,9 +56,10 @@ class Walker:
 
     Where the store has no fact for the asked relation, it may still decide the hop before the
     model is asked (with a catalogue and a relation similarity): a stored relation of the entity
-    close in meaning stands in ("country" asked, "country of origin" stored), or one unnamed
-    hop bridges to an entity that has the asked relation ("the sport played by X": X's position,
-    then the position's sport). Questions leave such hops implicit; the graph makes them explicit.
+    close in meaning stands in ("country" asked, "country of origin" stored), or an unnamed hop
+    (at most `bridge_hops` in one walk) bridges to an entity that has the asked relation ("the
+    sport played by X": X's position, then the position's sport). Questions leave such hops
+    implicit; the graph makes them explicit.
     """
 
     def __init__(self, store: FactSource, model: LanguageModel | None, settings: MultiHopSettings,
