@@ -108,7 +108,7 @@ class Walker:
         """
         if self.catalogue is None or self.similarity is None:
             return []
-        known = [(self.catalogue.for_fact(f), f) for f in self.store.facts_about(entity)]
+        known = self._known(entity)
         stand_in = self._stand_in(known, rel)
         if stand_in is not None:
             return [stand_in]
@@ -120,16 +120,22 @@ class Walker:
             nxt = self._lookup(fact.object, rel)
             if nxt:
                 return [(via, fact), (rel, nxt[-1])]
-            onward = self._stand_in([(self.catalogue.for_fact(f), f) for f in self.store.facts_about(fact.object)], rel)
+            onward = self._stand_in(self._known(fact.object), rel)
             if onward is not None:
                 return [(via, fact), onward]
         return []
 
+    def _known(self, entity: str) -> list[tuple[Relation, Fact]]:
+        """The current facts about `entity`, each with its catalogue relation (needs a catalogue)."""
+        assert self.catalogue is not None
+        return [(self.catalogue.for_fact(f), f) for f in self.store.facts_about(entity)]
+
     def _stand_in(self, known: list[tuple[Relation, Fact]], rel: Relation) -> tuple[Relation, Fact] | None:
-        """The stored fact whose relation is closest in meaning to `rel`, if close enough."""
+        """The stored fact whose relation is closest in meaning to `rel`, if close enough (needs a similarity)."""
+        assert self.similarity is not None
         best: tuple[float, Relation, Fact] | None = None
         for other, fact in known:
-            sim = self.similarity(rel, other) if self.similarity is not None else 0.0
+            sim = self.similarity(rel, other)
             if sim >= self.settings.stand_in_similarity and (best is None or sim > best[0]):
                 best = (sim, other, fact)
         return None if best is None else (best[1], best[2])
