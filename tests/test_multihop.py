@@ -231,6 +231,23 @@ def test_auto_asks_the_gate_before_walking_a_chain(world, embedder, settings):
     assert asked == [claimed, "What is the capital of the country of citizenship of the creator of Devious Maids"]
 
 
+def test_auto_keeps_the_base_answer_when_a_walk_uses_no_stored_fact(store, embedder, settings):
+    """A chain the model alone walks bears on no stored fact: AUTO answers as it would unwalked
+    (the untouched answer), while MULTI_HOP asked for explicitly still walks it."""
+    store.add([WORLD[0]])  # Marc Cherry is known, only as an object: no fact of his own
+    model = CannedModel({"Marc Cherry is a citizen of": " France", "The capital of France is": " Paris"})
+    answerer = Answerer(store, model)
+    install(answerer, MultiHop(store, model, embedder, settings))
+    question = "What is the capital of the country of citizenship of Marc Cherry?"
+    walked = answerer.ask(question, mode=Mode.MULTI_HOP)
+    assert walked.answer == "Paris" and [h.source for h in walked.chain] == ["model", "model"]
+    auto = answerer.ask(question)
+    assert auto.mode is not Mode.MULTI_HOP and not auto.chain
+    assert auto.answer == answerer.ask(question, mode=Mode.NONE).answer == "something else entirely"
+    # One stored hop is enough for AUTO to keep the walk.
+    assert answerer.ask("What is the country of citizenship of the creator of Devious Maids?").mode is Mode.MULTI_HOP
+
+
 def test_parsing_from_many_threads_gives_the_sequential_results(world, embedder, settings):
     """The engine parses from several worker threads at once; shared caches must not mix up."""
     from concurrent.futures import ThreadPoolExecutor

@@ -20,6 +20,11 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
     every other question (single-hop ones included) goes the way it went before. `gate`, if
     given, sees a question before AUTO walks it and may answer it instead (SERAC's scope
     decision: a prompt in the scope of one edit is single-hop however it reads).
+
+    AUTO keeps a walk only when at least one hop came from the store. A walk made of model hops
+    alone is the model's own knowledge, chained: no stored fact bears on it, and AUTO promises the
+    untouched answer for a question no stored fact governs (the locality of a prompt about a
+    subject the store does not know). Such a question goes the way it went before.
     """
     previous = _current_route(answerer, Mode.AUTO)
 
@@ -42,7 +47,7 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
                 gated.timings_ms["parse"] = parse_ms
                 return gated
             plan = multihop.plan(text, parse, parse_ms)
-            if plan is not None:
+            if plan is not None and uses_store(plan):
                 return plan
         plan = fallback(text)
         plan.timings_ms["parse"] = parse_ms
@@ -50,6 +55,11 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
 
     answerer.register_route(Mode.MULTI_HOP, multi_hop)
     answerer.register_route(Mode.AUTO, auto)
+
+
+def uses_store(plan: Plan) -> bool:
+    """Whether a walk's plan used at least one stored fact (a hop whose source is the store)."""
+    return any(hop.source == "store" for hop in plan.chain)
 
 
 def _current_route(answerer: Answerer, mode: Mode) -> Route | None:
