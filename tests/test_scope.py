@@ -98,7 +98,7 @@ def test_pairs_contain_every_kind(tmp_path: Path) -> None:
         if p.kind == data.SAME_SUBJECT:
             # Same subject, and a template of another relation than the fact's own.
             assert p.fact.subject in p.query
-            assert p.query != p.fact.template.format(p.fact.subject)
+            assert p.fact.template is None or p.query != p.fact.template.format(p.fact.subject)
         if p.kind in (data.OTHER_SUBJECT, data.UNRELATED):
             assert p.fact.subject not in p.query
         if p.kind == data.THROUGH_OBJECT:
@@ -107,6 +107,17 @@ def test_pairs_contain_every_kind(tmp_path: Path) -> None:
             outer = "employer" if inner == "residence" else "residence"
             assert p.fact.subject in p.query and inner in p.query
             assert outer in p.query or "employed" in p.query or "lives" in p.query
+
+
+def test_some_scope_question_facts_are_stated_from_their_relation_label(tmp_path: Path) -> None:
+    """Facts stored without a template read "The <label> of X is Y."; the classifier must see them."""
+    pairs = [p for p in data.build_pairs(write_fixture(tmp_path / "data"), seed=0) if p.source == "scope-questions"]
+    labelled = [p for p in pairs if p.fact.template is None]
+    assert labelled and len(labelled) < len(pairs)
+    for p in labelled:
+        assert p.fact.sentence() == f"The {p.fact.relation} of {p.fact.subject} is {p.fact.object}."
+        assert p.fact.relation in ("residence", "employer")
+    assert {p.label for p in labelled} == {0, 1}
 
 
 def test_same_subject_negatives_avoid_the_facts_relation(tmp_path: Path) -> None:

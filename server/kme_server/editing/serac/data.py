@@ -181,6 +181,7 @@ class RelationPhrasing:
     noun: str  # "the country of citizenship of {}"
     question: str  # "What is the country of citizenship of {}?"
     cloze: str  # "{} is a citizen of"
+    label: str = ""  # "country of citizenship": how a fact stored without a template names it
 
 
 def relation_phrasings(templates_dir: Path, labels: Path | None = None) -> dict[str, RelationPhrasing]:
@@ -189,21 +190,23 @@ def relation_phrasings(templates_dir: Path, labels: Path | None = None) -> dict[
     from kme_server.multihop.settings import MultiHopSettings
 
     catalogue = RelationCatalogue.from_settings(MultiHopSettings(templates_dir=templates_dir, relation_labels=labels))
-    return {r.key: RelationPhrasing(r.noun, r.question, r.cloze) for r in catalogue}
+    return {r.key: RelationPhrasing(r.noun, r.question, r.cloze, r.label) for r in catalogue}
 
 
 class PairBuilder:
     """Builds the pairs of every kind from the loaded edits, seeded.
 
     `phrasings` (Wikidata id -> RelationPhrasing), when given, adds THROUGH_OBJECT negatives for
-    the scope-questions edits, whose relations are Wikidata ids.
+    the scope-questions edits, whose relations are Wikidata ids, and states a `label_form` share
+    of those edits' facts from the relation's label instead of its cloze template.
     """
 
     def __init__(self, counterfact: list[_Edit], locality: dict[tuple[str, str], str],
                  scope_questions: list[_Edit], seed: int = 0,
-                 phrasings: dict[str, RelationPhrasing] | None = None) -> None:
+                 phrasings: dict[str, RelationPhrasing] | None = None, label_form: float = 0.5) -> None:
         self.rng = random.Random(seed)
         self.phrasings = dict(phrasings or {})
+        self.label_form = label_form
         self.cf = counterfact
         self.sq = scope_questions
         self.locality = locality
@@ -367,11 +370,25 @@ class PairBuilder:
             out.append(chained)
         return out
 
+    def _in_label_form(self, edit: _Edit) -> _Edit:
+        """The edit with its fact stated from the relation's label ("The country of citizenship of
+        X is Y."), as the store states a fact imported without a template (MQuAKE's world facts,
+        a user's triples). Trained only on template sentences, the classifier rejected clozes
+        against such facts (bench/scope_hops.py)."""
+        phrasing = self.phrasings.get(edit.relation)
+        if phrasing is None or not phrasing.label:
+            return edit
+        f = edit.fact
+        fact = Fact(subject=f.subject, relation=phrasing.label, object=f.object, relation_id=f.relation_id)
+        return _Edit(fact, edit.relation, edit.queries, edit.source)
+
     def build(self) -> list[ScopePair]:
         pairs = []
         for e in self.cf:
             pairs += self.counterfact_pairs(e)
         for e in self.sq:
+            if self.rng.random() < self.label_form:
+                e = self._in_label_form(e)
             pairs += self.scope_question_pairs(e)
         return pairs
 
