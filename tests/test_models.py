@@ -277,7 +277,10 @@ def test_auto_device_and_dtype() -> None:
 
     device = resolve_device("auto")
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert resolve_dtype("auto", torch.device("cpu"), cpu_flags=frozenset({"avx2", "avx512f"})) == torch.float32
+    assert resolve_dtype("auto", torch.device("cpu"), cpu_flags=frozenset({"avx512f", "avx512_bf16"})) == torch.bfloat16
+    assert resolve_dtype("auto", torch.device("cpu"), cpu_flags=frozenset({"amx_bf16"})) == torch.bfloat16
+    assert resolve_dtype("float32", torch.device("cpu"), cpu_flags=frozenset({"avx512_bf16"})) == torch.float32
     assert resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
 
 

@@ -16,7 +16,9 @@ class ModelSettings(BaseModel):
     # "cpu" by default so that results do not depend on the machine; "auto" takes CUDA when present;
     # "cuda" fails loudly when no GPU is visible instead of silently falling back.
     device: Literal["cpu", "cuda", "auto"] = "cpu"
-    # "auto": float32 on CPU (fast matmuls, exact), bfloat16 on CUDA (Gemma 3 overflows in float16).
+    # "auto": bfloat16 on CUDA (Gemma 3 overflows in float16) and on a CPU with bfloat16
+    # instructions (AVX512-BF16, AMX: about twice as fast as float32), float32 on other CPUs, where
+    # bfloat16 is emulated and slow. Answers may differ between the two: set it to pin one.
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # Converted presets live in `cache_dir/<preset>`; relative paths resolve against the working
     # directory (the repository root, where `.cache/` is git-ignored).
