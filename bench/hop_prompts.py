@@ -1,6 +1,6 @@
 """How the walker should ask the base model for a hop the store cannot answer: cloze or few-shot.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/hop_prompts.py --n 300 --seed 0
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/hop_prompts.py --n 300 --seed 0 [--dtype float32]
 
 A seeded sample of MQuAKE-CF dev's unedited single hops (`single_hops`, aligned with
 `orig.triples` for the relation id) is put to the default model the way the walker puts a model
@@ -49,13 +49,14 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", default="auto", help="the model's dtype (ModelSettings.dtype)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from kme_server.models import ModelSettings, load_model
 
     cases = json.loads((args.data_dir / "mquake" / "mquake-cf-dev.json").read_text())
     hops = sample_hops(cases, args.n, args.seed)
-    model = load_model(ModelSettings())
+    model = load_model(ModelSettings(dtype=args.dtype))
     rows = []
     for style in ("cloze", "few_shot"):
         settings = MultiHopSettings(templates_dir=args.data_dir / "mquake", hop_prompt=style)
@@ -72,7 +73,7 @@ def main() -> int:
         rows.append((style, len(asked), known / len(asked), entity / len(asked), seconds))
         for (p, gold), a in list(zip(asked, answers))[:3]:
             log.info("%s: %r -> %r (gold %r)", style, p[-80:], a, gold[0])
-    print(f"\nMQuAKE-CF dev single hops, seed {args.seed}, {model.name}")
+    print(f"\nMQuAKE-CF dev single hops, seed {args.seed}, {model.name} ({args.dtype})")
     print("| hop prompt | hops | known | entity-like answers | seconds |")
     print("|---|---:|---:|---:|---:|")
     for style, n, known, entity, seconds in rows:
