@@ -1,0 +1,95 @@
+"""What AUTO's scope gate claims: questions read as chains that the classifier puts in one edit's scope.
+
+    KME_MULTIHOP__RELATION_LABELS=../shared/data/wikidata/relation-labels.json \
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/scope_gate.py --model .cache/serac
+
+AUTO reads every question for a relation chain; one read as two or more hops is first put to the
+scope classifier (editing/serac/route.py, scope_gate) and answered by SERAC when the classifier
+puts it in the scope of a retrieved fact, else walked. On CounterFact validation (all 1,919
+edits stored) every question of every case is single-hop, so the gate should claim all that are
+read as chains; on MQuAKE-CF dev (edits stored, and edits plus world facts) the questions are
+real chains, so it should claim none. Prints, per set, how many questions are read as chains and
+how many of those the gate claims.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+for _path in (ROOT, ROOT / "server"):  # run from a checkout without installing the package
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+log = logging.getLogger("scope_gate")
+
+
+def count(store: Any, classifier: Any, settings: Any, questions: Sequence[str]) -> tuple[int, int]:
+    """(read as chains, claimed by the gate) among `questions`, against the facts in `store`."""
+    from kme_server.multihop import MultiHop
+
+    multihop = MultiHop(store, None, store.embedder, settings)
+    chains = claimed = 0
+    for question in questions:
+        if not multihop.is_multi_hop(multihop.parse(question)):
+            continue
+        chains += 1
+        hits = store.retrieve(question)
+        match = classifier.best(question, [h.fact for h in hits]) if hits else None
+        claimed += bool(match and match.in_scope)
+    return chains, claimed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=Path(".cache/serac"), help="a trained classifier directory")
+    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from kme_store.store import KnowledgeStore
+
+    from kme_server.editing.serac.scope import ScopeClassifier
+    from kme_server.evaluation.cases import load_cases, sample_cases
+    from kme_server.evaluation.multi_hop import edit_requests, world_facts
+    from kme_server.evaluation.single_hop import _questions
+    from kme_server.settings import Settings
+
+    classifier = ScopeClassifier.load(args.model)
+    settings = Settings()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kme-gate-") as tmp:
+        # every record, with the same-subject probes the evaluation asks (seed 0)
+        cases = sample_cases(load_cases(args.data_dir / "counterfact" / "counterfact-val.json", "counterfact"), 0, 0)
+        with KnowledgeStore(Path(tmp) / "cf", settings.store) as store:
+            store.add([c.edit for c in cases])
+            questions = [q for c in cases for q in _questions(c)]
+            rows.append(("counterfact-val (all single-hop)", len(questions),
+                         *count(store, classifier, settings.multihop, questions), "all"))
+        mquake = json.loads((args.data_dir / "mquake" / "mquake-cf-dev.json").read_text())
+        # The evaluation reads MQuAKE's relation templates from beside its cases, as here.
+        mh_settings = settings.multihop.model_copy(update={"templates_dir": args.data_dir / "mquake"})
+        questions = [q for case in mquake for q in case["questions"]]
+        for setting in ("edits", "edits + world"):
+            with KnowledgeStore(Path(tmp) / setting.replace(" ", ""), settings.store) as store:
+                store.add(edit_requests(mquake))
+                if setting != "edits":
+                    store.add(world_facts(mquake))
+                rows.append((f"mquake-cf-dev, {setting} (all chains)", len(questions),
+                             *count(store, classifier, mh_settings, questions), "none"))
+    print(f"\nscope gate of {args.model} (threshold {classifier.settings.threshold})")
+    print("| questions | asked | read as chains | claimed by the gate | should claim |")
+    print("|---|---:|---:|---:|---|")
+    for name, asked, chains, claimed, should in rows:
+        print(f"| {name} | {asked} | {chains} | {claimed} | {should} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
