@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "server"):  # run from a checkout without installing the package
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+import _checkout  # noqa: F401  (sets sys.path before the project imports)
 
 from kme_server.evaluation.match import contains  # noqa: E402
 

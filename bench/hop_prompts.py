@@ -13,17 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import random
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "server"):  # run from a checkout without installing the package
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _checkout import ROOT  # sets sys.path before the project imports
 
 from kme_server.answers import GenerationOptions  # noqa: E402
 from kme_server.evaluation.match import contains  # noqa: E402

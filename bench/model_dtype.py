@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "server"):  # run from a checkout without installing the package
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _checkout import ROOT  # sets sys.path before the project imports
 
 from kme_server.answering import clean_answer  # noqa: E402
 

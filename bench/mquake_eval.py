@@ -25,11 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "server"):  # run from a checkout without installing the package
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _checkout import ROOT  # sets sys.path before the project imports
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from kme_store import StoreSettings  # noqa: E402

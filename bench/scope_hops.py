@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "server"):  # run from a checkout without installing the package
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from _checkout import ROOT  # sets sys.path before the project imports
 
 from kme_store.facts import Fact  # noqa: E402
 
