@@ -217,15 +217,16 @@ def test_multi_hop_scoring_by_case_question_hops_and_hop_wise() -> None:
     class Backend(FakeBackend):
         def ask_results(self, texts: Sequence[str], mode: str) -> list[FakeResult]:
             # Case 0 right on its second question only; case 1 never.
+            # The single-hop clozes (hop-wise): the performer right, the language wrong.
             out = []
             for t in texts:
+                if t.startswith(("Song", "Singer")):
+                    out.append(FakeResult(f"Singer{t[4]}" if "performed" in t else "no", "serac", []))
+                    continue
                 self.asked.append((t, mode))
                 right = "Song0" in t and sum(1 for q, _ in self.asked if q == t) == 2
                 out.append(FakeResult("Castilian" if right else "English", mode, []))
             return out
-
-        def ask(self, texts: Sequence[str], mode: str) -> list[str]:
-            return [f"Singer{t[4]}" if "performed" in t else "no" for t in texts]
 
     cases = [_mquake_case(0), _mquake_case(1)]
     row, per_case = multi_hop.evaluate(Backend(), cases, progress=lambda _: None)
@@ -233,6 +234,8 @@ def test_multi_hop_scoring_by_case_question_hops_and_hop_wise() -> None:
     assert row["hop_accuracy"] == 0.5  # the performer hops right, the language hops wrong
     assert row["by_hops"]["2"] == {"cases": 2, "case_accuracy": 0.5, "question_accuracy": pytest.approx(1 / 6)}
     assert per_case[0]["right"] and not per_case[1]["right"] and per_case[0]["hop_wise"] == [True, False]
+    assert per_case[1]["hop_wise_answers"] == [{"cloze": "Song1 is performed by", "answer": "Singer1", "mode": "serac"},
+                                               {"cloze": "Singer1 speaks", "answer": "no", "mode": "serac"}]
     assert multi_hop.world_facts(cases)[1] == {"subject": "Singer0", "relation": "citizen", "relation_id": "P27",
                                                "object": "Spain"}
     assert multi_hop.edit_requests(cases)[0]["prompt"] == "Song0 is performed by"

@@ -115,15 +115,21 @@ def evaluate(backend: Backend, asked: Sequence[dict], settings: MultiHopSettings
             say(f"{n}/{len(asked)} cases: {t.cases_right / t.cases:.1%}")
     if settings.hop_wise:
         clozes = [(c["case_id"], h) for c in asked for h in c["new_single_hops"]]
-        answers = backend.ask([h["cloze"] for _, h in clozes], settings.mode)
+        results = backend.ask_results([h["cloze"] for _, h in clozes], settings.mode)
         by_case: dict[Any, list[bool]] = defaultdict(list)
-        for (case_id, hop), answer in zip(clozes, answers):
-            right = contains(answer, [hop["answer"], *hop["answer_alias"]])
+        asked_hops: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for (case_id, hop), result in zip(clozes, results):
+            right = contains(result.answer, [hop["answer"], *hop["answer_alias"]])
             t.hops += 1
             t.hops_right += right
             by_case[case_id].append(right)
+            # the route of each cloze, so that a failed hop can be traced to SERAC's scope
+            # decision, the walk or the base model
+            asked_hops[case_id].append({"cloze": hop["cloze"], "answer": result.answer,
+                                        "mode": str(getattr(result.mode, "value", result.mode))})
         for row in per_case:
             row["hop_wise"] = by_case.get(row["case_id"], [])
+            row["hop_wise_answers"] = asked_hops.get(row["case_id"], [])
     return t.row(), per_case
 
 
