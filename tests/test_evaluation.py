@@ -12,7 +12,8 @@ import pytest
 from kme_store.errors import FieldError
 
 from kme_server.evaluation import multi_hop, single_hop
-from kme_server.evaluation.cases import OTHER_RELATIONS, load_cases, sample_cases, subject_probe
+from kme_server.evaluation.cases import (OTHER_RELATIONS, load_cases, sample_cases, subject_probe,
+                                         without_empty_targets)
 from kme_server.evaluation.match import contains, normalize
 from kme_server.evaluation.report import multi_hop_table, single_hop_table
 
@@ -69,6 +70,19 @@ def test_readers_of_every_form(tmp_path: Path) -> None:
                                "portability": [{"prompt": "Acme's CEO was born in", "answers": ["Oslo"]}]}) + "\n\n")
     (o,) = load_cases(own, "jsonl")
     assert o.rephrases == ("Acme is led by",) and o.portability[0].prompt == "Acme's CEO was born in"
+
+
+def test_records_without_a_new_target_are_set_aside_after_sampling(tmp_path: Path) -> None:
+    zsre = tmp_path / "zsre.json"
+    rows = [{"subject": f"S{i}", "src": f"What gender is S{i}?", "rephrase": f"Which sex is S{i}?",
+             "alt": "" if i == 2 else "male", "answers": ["female"], "loc": "nq question: who", "loc_ans": "Bob"}
+            for i in range(4)]
+    zsre.write_text(json.dumps(rows))
+    sampled = sample_cases(load_cases(zsre, "zsre"), 3, 1)
+    kept, aside = without_empty_targets(sampled)
+    assert [c.subject for c in aside] == ["S2"]
+    assert [c.subject for c in kept] == [c.subject for c in sampled if c.subject != "S2"]
+    assert all(c.subject_probe for c in kept)  # the probes were drawn with the sample, not after
 
 
 def test_bad_records_name_the_line_and_field(tmp_path: Path) -> None:

@@ -93,6 +93,17 @@ def sample_cases(cases: list[EditCase], limit: int, seed: int) -> list[EditCase]
     return [_with_probe(c, i) for i, c in enumerate(asked)]
 
 
+def without_empty_targets(cases: list[EditCase]) -> tuple[list[EditCase], list[EditCase]]:
+    """The cases that state an edit, and those whose new target is empty (zsRE dev has one).
+
+    The store rightly refuses an edit without an object, and refuses the whole batch with it, so
+    such a record cannot be evaluated. It is set aside after sampling, not before, so that the
+    sample stays the one kme_score.py draws.
+    """
+    kept = [c for c in cases if c.target_new.strip()]
+    return kept, [c for c in cases if not c.target_new.strip()]
+
+
 def _with_probe(case: EditCase, seed: int) -> EditCase:
     return replace(case, subject_probe=subject_probe(case.prompt, case.subject, seed))
 

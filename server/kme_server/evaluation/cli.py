@@ -26,7 +26,7 @@ from kme_store.errors import FieldError
 
 from kme_server.evaluation import multi_hop, single_hop
 from kme_server.evaluation.backends import Backend, ClientBackend, LocalBackend
-from kme_server.evaluation.cases import load_cases, sample_cases
+from kme_server.evaluation.cases import load_cases, sample_cases, without_empty_targets
 from kme_server.evaluation.report import multi_hop_table, single_hop_table
 
 log = logging.getLogger("kme.eval")
@@ -96,12 +96,17 @@ def _describe(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_single_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    cases = sample_cases(load_cases(args.file, SINGLE_HOP_FORMS[args.dataset]), args.limit, args.seed)
+    cases, skipped = without_empty_targets(
+        sample_cases(load_cases(args.file, SINGLE_HOP_FORMS[args.dataset]), args.limit, args.seed))
+    if skipped:
+        log.warning("set aside %d record(s) whose new target is empty (no edit to store): case ids %s",
+                    len(skipped), ", ".join(c.case_id for c in skipped))
     settings = single_hop.EvalSettings(systems=tuple(s.strip() for s in args.systems.split(",") if s.strip()),
                                        scores=not args.no_scores, one_at_a_time=args.one_at_a_time)
     with _Backends(args).open() as (backend, about):
         report = single_hop.evaluate(cases, backend, settings)
-    return {**_describe(args), **about, **report.to_json()}, report.per_case
+    return {**_describe(args), **about, **report.to_json(),
+            "set_aside_empty_target": [c.case_id for c in skipped]}, report.per_case
 
 
 def _run_multi_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
