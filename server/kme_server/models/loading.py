@@ -31,8 +31,8 @@ def resolve_dtype(setting: str, device: torch.device, cpu_flags: frozenset[str] 
     bfloat16 instructions (`cpu_flags`, read from /proc/cpuinfo when None), float32 elsewhere.
 
     On a CPU without them bfloat16 matmuls are emulated and slower than float32; with them (AVX512
-    BF16, AMX) Gemma 3 270M generates about twice as fast, with the same SERAC answers on 410 of
-    412 prompts (docs/BENCHMARKS.md, "bfloat16 on the CPU").
+    BF16, AMX) Gemma 3 270M generates about twice as fast, with the same SERAC answers on 405 of
+    411 prompts (bench/model_dtype.py; docs/BENCHMARKS.md, "bfloat16 on the CPU").
     """
     if setting != "auto":
         return _DTYPES[setting]

@@ -372,9 +372,9 @@ class PairBuilder:
 
     def _in_label_form(self, edit: _Edit) -> _Edit:
         """The edit with its fact stated from the relation's label ("The country of citizenship of
-        X is Y."), as the store states a fact imported without a template (MQuAKE's world facts,
-        a user's triples). Trained only on template sentences, the classifier rejected clozes
-        against such facts (bench/scope_hops.py)."""
+        X is Y."), as the store states a fact imported without a template (a user's triples, a
+        world fact whose data has no cloze). Trained only on template sentences, the classifier
+        rejected clozes against such facts (bench/scope_hops.py)."""
         phrasing = self.phrasings.get(edit.relation)
         if phrasing is None or not phrasing.label:
             return edit
