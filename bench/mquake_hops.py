@@ -32,7 +32,7 @@ def main() -> int:
     from kme_store.store import KnowledgeStore
 
     from kme_server.engine import build_engine
-    from kme_server.evaluation.multi_hop import edit_requests, world_facts
+    from kme_server.evaluation.multi_hop import stored_batches
     from kme_server.settings import Settings
 
     cases = json.loads((args.data_dir / "mquake" / "mquake-cf-dev.json").read_text())
@@ -43,9 +43,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kme-hops-") as tmp, \
             KnowledgeStore(Path(tmp) / "store", settings.store) as store:
         answerer = build_engine(settings, store)
-        if args.setting == "world":  # beneath the edits: a later fact of the same relation supersedes
-            store.add(world_facts(cases))
-        store.add(edit_requests(cases))
+        for batch in stored_batches(cases, args.setting == "world"):
+            store.add(batch)
         results = answerer.ask_many([h["cloze"] for h in hops], "auto")
     tally: Counter[tuple[str, bool]] = Counter()
     for hop, result in zip(hops, results):

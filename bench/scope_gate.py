@@ -51,7 +51,7 @@ def main() -> int:
 
     from kme_server.editing.serac.scope import ScopeClassifier
     from kme_server.evaluation.cases import load_cases, sample_cases
-    from kme_server.evaluation.multi_hop import edit_requests, world_facts
+    from kme_server.evaluation.multi_hop import stored_batches
     from kme_server.evaluation.single_hop import _questions
     from kme_server.settings import Settings
 
@@ -72,9 +72,8 @@ def main() -> int:
         questions = [q for case in mquake for q in case["questions"]]
         for setting in ("edits", "edits + world"):
             with KnowledgeStore(Path(tmp) / setting.replace(" ", ""), settings.store) as store:
-                store.add(edit_requests(mquake))
-                if setting != "edits":
-                    store.add(world_facts(mquake))
+                for batch in stored_batches(mquake, setting != "edits"):  # as kme eval stores them
+                    store.add(batch)
                 rows.append((f"mquake-cf-dev, {setting} (all chains)", len(questions),
                              *count(store, classifier, mh_settings, questions), "none"))
     print(f"\nscope gate of {args.model} (threshold {classifier.settings.threshold})")

@@ -25,7 +25,7 @@ from kme_store import StoreSettings  # noqa: E402
 from kme_store.store import KnowledgeStore  # noqa: E402
 
 from kme_server.evaluation.match import contains  # noqa: E402
-from kme_server.evaluation.multi_hop import edit_requests, world_facts  # noqa: E402
+from kme_server.evaluation.multi_hop import stored_batches  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
 
 # (bridge_hops, stand_in_similarity); 1.01 turns stand-ins off.
@@ -46,9 +46,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for setting in args.settings.split(","):
             with KnowledgeStore(Path(tmp) / setting, StoreSettings()) as store:
-                if setting == "world":
-                    store.add(world_facts(cases))
-                store.add(edit_requests(cases))
+                for batch in stored_batches(cases, setting == "world"):
+                    store.add(batch)
                 reader = MultiHop(store, None, store.embedder, base)
                 parses = {q: reader.parse(q) for c in cases for q in c["questions"]}
                 for bridges, stand_in in VARIANTS:

@@ -253,6 +253,9 @@ def test_multi_hop_scoring_by_case_question_hops_and_hop_wise() -> None:
     assert multi_hop.world_facts(cases)[1] == {"subject": "Singer0", "relation": "citizen", "relation_id": "P27",
                                                "object": "Spain"}
     assert multi_hop.edit_requests(cases)[0]["prompt"] == "Song0 is performed by"
+    # world facts beneath the edits, so that the edits supersede them; no empty batch
+    assert multi_hop.stored_batches(cases, world=True) == [multi_hop.world_facts(cases), multi_hop.edit_requests(cases)]
+    assert multi_hop.stored_batches(cases, world=False) == [multi_hop.edit_requests(cases)]
     table = multi_hop_table({"file": "mq.json", "backend": "fake", "settings": {"edits/auto": row}})
     assert "edits/auto" in table and "50.0" in table
 

@@ -126,11 +126,11 @@ def _run_multi_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[
     for name in names:
         with backends.open() as (backend, about):
             report.update(about)
-            facts = multi_hop.world_facts(cases) + multi_hop.world_facts(distractors) if name == "world" else []
-            if facts:
-                backend.add(facts)
-            backend.add(multi_hop.edit_requests(cases))
-            log.info("%s: stored %d world facts and the edits of %d cases", name, len(facts), len(cases))
+            batches = multi_hop.stored_batches(cases, name == "world", distractors)
+            for batch in batches:
+                backend.add(batch)
+            log.info("%s: stored %d world facts and the edits of %d cases", name,
+                     sum(map(len, batches[:-1])), len(cases))
             row, rows = multi_hop.evaluate(backend, asked, settings)
             report["settings"][f"{name}/auto"] = row
             per_case += [{"setting": name, "system": "auto", **r} for r in rows]

@@ -36,6 +36,15 @@ def edit_requests(cases: Sequence[dict]) -> list[dict[str, Any]]:
     return [rewrite_request(r) for c in cases for r in c["requested_rewrite"]]
 
 
+def stored_batches(cases: Sequence[dict], world: bool,
+                   distractors: Sequence[dict] = ()) -> list[list[dict[str, Any]]]:
+    """What a setting stores, batch by batch in order: with `world` the world facts of the cases
+    (and of the distractor cases) first, then the cases' edits. The store keeps the later fact of
+    a (subject, relation) current, so the edits supersede the world facts they contradict."""
+    facts = world_facts(cases) + world_facts(distractors) if world else []
+    return [batch for batch in (facts, edit_requests(cases)) if batch]
+
+
 def sample(cases: Sequence[dict], limit: int, seed: int) -> list[dict]:
     """The asked cases, drawn as kme_score.py draws them for the same --limit and --seed."""
     return random.Random(seed).sample(list(cases), limit) if limit else list(cases)
@@ -151,4 +160,5 @@ def mello_evaluate(answer: Callable[[str], str], asked: Sequence[dict]) -> tuple
     return t.row(), per_case
 
 
-__all__ = ["MultiHopSettings", "Tally", "edit_requests", "evaluate", "mello_evaluate", "sample", "world_facts"]
+__all__ = ["MultiHopSettings", "Tally", "edit_requests", "evaluate", "mello_evaluate", "sample", "stored_batches",
+           "world_facts"]
