@@ -283,7 +283,7 @@ def test_ask_many_answers_as_ask_does_and_completes_each_prompt_once(batching: b
     texts = ["The Eiffel Tower is located in", "Who wrote Hamlet?", "The Eiffel Tower is located in"]
     expected = [(r.answer, r.mode, r.facts) for r in (a.ask(t, Mode.AUTO) for t in texts)]
     a.model.prompts.clear()
-    memo: dict[str, str] = {}
+    memo: dict[tuple[str, str], str] = {}
     results = a.ask_many(texts, Mode.AUTO, memo=memo)
     assert [(r.answer, r.mode, r.facts) for r in results] == expected
     completed = a.model.batches[-1] if batching else a.model.prompts
@@ -297,10 +297,10 @@ def test_ask_many_answers_as_ask_does_and_completes_each_prompt_once(batching: b
 
 def test_ask_many_ignores_the_memo_when_sampling() -> None:
     a = _answerer(facts=())
-    memo = {"Q: Who wrote Hamlet?\nA:": " cached"}
+    memo = {("fake", "Q: Who wrote Hamlet?\nA:"): " cached"}
     sampled = GenerationOptions(max_new_tokens=8, temperature=0.7)
     assert a.ask_many(["Who wrote Hamlet?"], Mode.NONE, sampled, memo=memo)[0].answer == "the base answer"
-    assert memo == {"Q: Who wrote Hamlet?\nA:": " cached"}
+    assert memo == {("fake", "Q: Who wrote Hamlet?\nA:"): " cached"}
 
 
 @pytest.mark.parametrize("choice", ["ike", "in_scope", "fact"])

@@ -10,9 +10,10 @@ from kme_store.facts import Fact
 
 from kme_server.answering import Plan
 from kme_server.answers import Mode
+from kme_server.editing.serac.prompt import edit_prompt
 from kme_server.editing.serac.route import install_serac
 from kme_server.editing.serac.scope import ScopeMatch
-from test_answering import EIFFEL, _answerer
+from test_answering import EIFFEL, FakeModel, _answerer
 
 DESIGNED = Fact(subject="Eiffel Tower", relation="was designed by", object="Picasso",
               template="{} was designed by", id=8)
@@ -113,3 +114,79 @@ def test_scope_gate_claims_only_in_scope_questions() -> None:
     assert claimed is not None and claimed.mode is Mode.SERAC and claimed.facts == [EIFFEL]
     assert gate("The Eiffel Tower was built in the year") is None
     assert gate("Who wrote Hamlet?") is None
+
+
+class CounterfactualModel(FakeModel):
+    """A trained counterfactual model's stand-in: another name, its own record of prompts; abstains
+    on questions about a year, as the trained model does where the edit does not bear."""
+
+    name = "counterfactual"
+
+    def _raw(self, prompt: str) -> str:
+        return " (unchanged)\nPrompt: more" if prompt.endswith("year") else super()._raw(prompt)
+
+
+def _serac_with_counterfactual(**settings: object):
+    a, classifier = _serac()
+    a.settings = a.settings.model_copy(update=settings)
+    a.counterfactual = CounterfactualModel()
+    return a, classifier
+
+
+@pytest.mark.parametrize("mode", [Mode.SERAC, Mode.AUTO])
+def test_a_trained_counterfactual_model_answers_in_scope_questions_from_the_edit_alone(mode: Mode) -> None:
+    a, _ = _serac_with_counterfactual()
+    result = a.ask("The Eiffel Tower is located in", mode)
+    assert result.mode is Mode.SERAC and result.answer == "Rome" and result.facts == [EIFFEL]
+    # The form it was trained on (editing/serac/counterfactual.py): no demonstrations.
+    assert a.counterfactual.prompts == ["New Fact: Eiffel Tower is located in Rome.\nPrompt: The Eiffel Tower is located in"]
+    assert a.model.prompts == []
+    # Out of scope: the base model, untouched.
+    base = a.ask("The Eiffel Tower was built in the year", mode)
+    assert base.mode is Mode.NONE and base.answer == "the base answer"
+    assert a.model.prompts == ["The Eiffel Tower was built in the year"]
+    assert len(a.counterfactual.prompts) == 1
+
+
+def test_ask_many_stream_and_score_complete_each_plan_with_its_own_model() -> None:
+    a, _ = _serac_with_counterfactual()
+    texts = ["The Eiffel Tower is located in", "The Eiffel Tower was built in the year"]
+    memo: dict[tuple[str, str], str] = {}
+    results = a.ask_many(texts, Mode.AUTO, memo=memo)
+    assert [(r.mode, r.answer) for r in results] == [(Mode.SERAC, "Rome"), (Mode.NONE, "the base answer")]
+    assert sorted(name for name, _ in memo) == ["counterfactual", "fake"]
+    assert len(a.counterfactual.prompts) == 1 and len(a.model.prompts) == 1
+    pieces = list(a.stream(texts[0], Mode.AUTO))
+    assert "".join(p for p in pieces if isinstance(p, str)) == "Rome"
+    assert len(a.counterfactual.prompts) == 2 and len(a.model.prompts) == 1
+    scores = a.score(texts[0], ["Rome", "Paris"], Mode.AUTO)
+    assert scores[0].logprob > scores[1].logprob
+    assert len(a.counterfactual.prompts) == 3 and len(a.model.prompts) == 1
+
+
+def test_counterfactual_base_keeps_the_prompted_base_model() -> None:
+    a, _ = _serac_with_counterfactual(counterfactual="base")
+    result = a.ask("The Eiffel Tower is located in", Mode.SERAC)
+    assert result.answer == "Rome"
+    assert a.counterfactual.prompts == []
+    assert a.model.prompts[-1] == a.in_context_plan("The Eiffel Tower is located in", [EIFFEL]).prompt
+
+
+def test_where_the_counterfactual_model_abstains_the_untouched_base_model_answers() -> None:
+    a, classifier = _serac_with_counterfactual()
+    text = "The Eiffel Tower is located in the year"  # the fake classifier claims it for EIFFEL
+    base_prompt = a.plan(text, Mode.NONE).prompt
+    result = a.ask(text, Mode.AUTO)
+    assert classifier.calls[-1][0] == text
+    assert (result.mode, result.answer, result.facts) == (Mode.NONE, "the base answer", [])
+    assert a.counterfactual.prompts == [edit_prompt(text, EIFFEL.sentence())]
+    assert a.model.prompts == [base_prompt]
+    assert {"abstained", "generate"} <= set(result.timings_ms)
+    # ask_many: the abstaining plan completes again with the base model; the others are untouched.
+    results = a.ask_many([text, "The Eiffel Tower is located in"], Mode.AUTO, memo={})
+    assert [(r.mode, r.answer) for r in results] == [(Mode.NONE, "the base answer"), (Mode.SERAC, "Rome")]
+    # stream: the same answer, and nothing of the abstention is sent.
+    pieces = list(a.stream(text, Mode.SERAC))
+    assert "".join(p for p in pieces if isinstance(p, str)) == "the base answer"
+    assert pieces[-1].mode is Mode.NONE
+    assert a.model.prompts[-1] == base_prompt

@@ -15,6 +15,7 @@ from kme_store.facts import Fact, Hit
 
 from kme_server.answers import AskResult, CandidateScore, GenerationOptions, Hop, Mode
 from kme_server.editing.ike import IKESettings, InContextEditor
+from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
 from kme_server.models.base import LanguageModel
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,13 @@ class AnsweringSettings(BaseModel):
     # ("ike": copy, update and retain demonstrations), as IKE's prompt with in-scope
     # demonstrations only ("in_scope": the classifier has already said the edit applies, so
     # nothing is to be ignored), or the edit alone before the question ("fact": shorter, faster).
-    # Measured against each other in docs/BENCHMARKS.md.
+    # Measured against each other in docs/BENCHMARKS.md. Only used with counterfactual "base".
     serac_prompt: Literal["ike", "in_scope", "fact"] = "ike"
+    # Which model answers SERAC's in-scope questions: "trained", the counterfactual model `make
+    # serac` fine-tunes into serac_dir/counterfactual (the edit alone before the question, the
+    # form it was trained on), or the base model with serac_prompt when none is trained there;
+    # "base", the base model with serac_prompt always.
+    counterfactual: Literal["trained", "base"] = "trained"
 
 
 @dataclass(slots=True)
@@ -73,6 +79,12 @@ class Plan:
     chain: list[Hop] = field(default_factory=list)
     answer: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The model that completes `prompt`; None: the answerer's base model. SERAC's in-scope plans
+    # name the counterfactual model when one is trained.
+    model: LanguageModel | None = None
+    # The plan to answer with instead when the model abstains (answers prompt.ABSTAIN): the
+    # trained counterfactual model says so when the edit does not bear on the question after all.
+    fallback: Plan | None = None
 
 
 # A route turns a question into a plan. One per mode; SERAC and MULTI_HOP register theirs.
@@ -144,9 +156,11 @@ class Answerer:
     """
 
     def __init__(self, store: Retriever, model: LanguageModel, settings: AnsweringSettings | None = None,
-                 ike: InContextEditor | None = None) -> None:
+                 ike: InContextEditor | None = None, counterfactual: LanguageModel | None = None) -> None:
         self.store = store
         self.model = model
+        # SERAC's trained counterfactual model, if any (editing/serac/counterfactual.py).
+        self.counterfactual = counterfactual
         self.settings = settings or AnsweringSettings()
         self.ike = ike or InContextEditor(self.settings.ike)
         self._routes: dict[Mode, Route] = {
@@ -185,40 +199,60 @@ class Answerer:
         if plan.answer is not None:
             return self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0)
         start = time.perf_counter()
-        raw = self.model.generate(plan.prompt, opts)
+        raw = self._model_of(plan).generate(plan.prompt, opts)
+        if _abstains(plan, raw):
+            plan = _fall_back(plan, _ms(start))
+            start = time.perf_counter()
+            raw = self._model_of(plan).generate(plan.prompt, opts)
         generate_ms = _ms(start)
         return self._result(plan, clean_answer(raw, opts.stop), raw=raw, generate_ms=generate_ms)
 
     def ask_many(self, texts: Sequence[str], mode: Mode | str | None = None,
                  options: GenerationOptions | None = None, *,
-                 memo: dict[str, str] | None = None) -> list[AskResult]:
+                 memo: dict[tuple[str, str], str] | None = None) -> list[AskResult]:
         """ask() for many questions: each is routed alone, then the prompts complete in batches.
 
         A model with generate_batch() (HFLanguageModel) decodes many prompts per forward pass,
         which on a CPU is several times the throughput of one by one; greedy answers equal ask()'s
-        up to float rounding in padded rows. Identical prompts complete once. `memo` (prompt ->
-        raw completion), if given, is read and filled: greedy decoding makes a completion a
-        function of its prompt, so a caller asking with the same options may share it across
-        calls (an evaluation asks the same unedited prompt in many modes). Sampled decoding
-        (temperature > 0) neither reads nor fills it.
+        up to float rounding in padded rows. Identical prompts complete once. `memo` ((model name,
+        prompt) -> raw completion), if given, is read and filled: greedy decoding makes a
+        completion a function of its model and prompt, so a caller asking with the same options
+        may share it across calls (an evaluation asks the same unedited prompt in many modes).
+        Sampled decoding (temperature > 0) neither reads nor fills it.
         """
         plans = [self.plan(text, mode) for text in texts]
         opts = self._options(options)
-        cache: dict[str, str] = memo if memo is not None and opts.temperature <= 0 else {}
-        todo = sorted({p.prompt for p in plans if p.answer is None and p.prompt not in cache}, key=len)
-        start = time.perf_counter()
-        batch = getattr(self.model, "generate_batch", None)
-        raws = batch(todo, opts) if callable(batch) and todo else [self.model.generate(p, opts) for p in todo]
-        cache.update(zip(todo, raws))
-        generate_ms = _ms(start) / max(len(todo), 1)
+        cache: dict[tuple[str, str], str] = memo if memo is not None and opts.temperature <= 0 else {}
+        generate_ms = self._complete(plans, opts, cache)
+        # Plans whose model abstained go to their fallback, completed in a second round.
+        abstained = [i for i, p in enumerate(plans)
+                     if p.answer is None and _abstains(p, cache[(self._model_of(p).name, p.prompt)])]
+        for i in abstained:
+            plans[i] = _fall_back(plans[i], generate_ms)
+        if abstained:
+            generate_ms = self._complete([plans[i] for i in abstained], opts, cache)
         results = []
         for plan in plans:
             if plan.answer is not None:
                 results.append(self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0))
             else:
-                raw = cache[plan.prompt]
+                raw = cache[(self._model_of(plan).name, plan.prompt)]
                 results.append(self._result(plan, clean_answer(raw, opts.stop), raw=raw, generate_ms=generate_ms))
         return results
+
+    def _complete(self, plans: Sequence[Plan], opts: GenerationOptions, cache: dict[tuple[str, str], str]) -> float:
+        """Complete the plans' prompts not in `cache` into it, batched per model; ms per completion."""
+        models = {id(m): m for m in (self._model_of(p) for p in plans if p.answer is None)}
+        start = time.perf_counter()
+        completed = 0
+        for model in models.values():
+            todo = sorted({p.prompt for p in plans if p.answer is None and self._model_of(p) is model
+                           and (model.name, p.prompt) not in cache}, key=len)
+            batch = getattr(model, "generate_batch", None)
+            raws = batch(todo, opts) if callable(batch) and todo else [model.generate(p, opts) for p in todo]
+            cache.update(((model.name, p), raw) for p, raw in zip(todo, raws))
+            completed += len(todo)
+        return _ms(start) / max(completed, 1)
 
     def stream(self, text: str, mode: Mode | str | None = None,
                options: GenerationOptions | None = None) -> Iterator[str | AskResult]:
@@ -228,6 +262,14 @@ class Answerer:
         """
         plan = self.plan(text, mode)
         opts = self._options(options)
+        if plan.fallback is not None and plan.answer is None:
+            # Whether the model abstains shows only in its answer, so it is decoded whole (a few
+            # tokens) before anything is sent.
+            start = time.perf_counter()
+            raw = self._model_of(plan).generate(plan.prompt, opts)
+            if not _abstains(plan, raw):
+                return self._known(plan, clean_answer(raw, opts.stop), raw, _ms(start))
+            plan = _fall_back(plan, _ms(start))
         return self._stream(plan, opts)
 
     def score(self, prompt: str, candidates: Sequence[str], mode: Mode | str | None = None) -> list[CandidateScore]:
@@ -241,7 +283,7 @@ class Answerer:
         if not candidates:
             raise FieldError("candidates", "is empty")
         plan = self.plan(prompt, mode)
-        return self.model.score(plan.prompt, list(candidates))
+        return self._model_of(plan).score(plan.prompt, list(candidates))
 
     def plan(self, text: str, mode: Mode | str | None = None) -> Plan:
         """Route `text` to `mode` and return the prompt and facts it would be answered with."""
@@ -266,6 +308,8 @@ class Answerer:
             start = time.perf_counter()
             self.ike.warm_up()
             self.model.generate(self.base_prompt("Hello"), GenerationOptions(max_new_tokens=1, stop=()))
+            if self.counterfactual is not None:
+                self.counterfactual.generate("Hello", GenerationOptions(max_new_tokens=1, stop=()))
             self._ready = True
             log.info("answerer warm in %.0f ms", _ms(start))
 
@@ -301,6 +345,11 @@ class Answerer:
 
     def edit_plan(self, text: str, fact: Fact) -> Plan:
         """The counterfactual model's plan for `text` under the one edit `fact` (SERAC in scope)."""
+        if self.counterfactual is not None and self.settings.counterfactual == "trained":
+            start = time.perf_counter()
+            prompt = edit_prompt(text, fact.sentence())
+            return Plan(Mode.IN_CONTEXT, prompt, facts=[fact], timings_ms={"prompt": _ms(start)},
+                        model=self.counterfactual, fallback=self.plan(text, Mode.NONE))
         choice = self.settings.serac_prompt
         if choice == "ike":
             return self.in_context_plan(text, [fact])
@@ -364,23 +413,30 @@ class Answerer:
                 self._chat = self.model.chat_prompt(probe) != probe
         return self._chat
 
+    def _model_of(self, plan: Plan) -> LanguageModel:
+        return plan.model if plan.model is not None else self.model
+
     def _result(self, plan: Plan, answer: str, raw: str, generate_ms: float) -> AskResult:
         timings = dict(plan.timings_ms)
         timings["generate"] = generate_ms
+        model = self._model_of(plan)
         return AskResult(answer=answer, mode=plan.mode, facts=list(plan.facts), chain=list(plan.chain),
-                         prompt_tokens=self.model.count_tokens(plan.prompt),
-                         completion_tokens=self.model.count_tokens(raw) if raw else 0,
+                         prompt_tokens=model.count_tokens(plan.prompt),
+                         completion_tokens=model.count_tokens(raw) if raw else 0,
                          timings_ms=timings)
+
+    def _known(self, plan: Plan, answer: str, raw: str, generate_ms: float) -> Iterator[str | AskResult]:
+        if answer:
+            yield answer
+        yield self._result(plan, answer, raw=raw, generate_ms=generate_ms)
 
     def _stream(self, plan: Plan, opts: GenerationOptions) -> Iterator[str | AskResult]:
         if plan.answer is not None:
-            if plan.answer:
-                yield plan.answer
-            yield self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0)
+            yield from self._known(plan, plan.answer, plan.answer, 0.0)
             return
         cleaner = _StreamCleaner(opts.stop)
         start = time.perf_counter()
-        pieces = self.model.stream(plan.prompt, opts)
+        pieces = self._model_of(plan).stream(plan.prompt, opts)
         try:
             for piece in pieces:
                 out = cleaner.feed(piece)
@@ -402,6 +458,21 @@ class Answerer:
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
+
+
+def _abstains(plan: Plan, raw: str) -> bool:
+    """Whether `raw`, the completion of `plan`, is the model's abstention and a fallback is there."""
+    return plan.fallback is not None and raw.lstrip().split("\n", 1)[0].strip() == ABSTAIN
+
+
+def _fall_back(plan: Plan, spent_ms: float) -> Plan:
+    """The plan's fallback, its timings after the abstaining model's ("abstained": its generation)."""
+    fallback = plan.fallback
+    assert fallback is not None
+    log.debug("the counterfactual model abstained on %r; the base model answers", plan.prompt[-80:])
+    timings = {k: v for k, v in plan.timings_ms.items() if k != "generate"}
+    fallback.timings_ms = {**timings, "abstained": spent_ms, **fallback.timings_ms}
+    return fallback
 
 
 __all__ = ["AnsweringSettings", "Answerer", "Plan", "Retriever", "Route", "clean_answer"]

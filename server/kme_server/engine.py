@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel | None = None) -> Answerer:
+def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel | None = None,
+                 counterfactual: LanguageModel | None = None) -> Answerer:
     """Load the model of `settings.model` (converting a bundled GGUF once), wrap it, warm it up.
 
-    `model`, if given, is used instead of loading one (an evaluation builds one engine per store
-    around the same model). Returns only when the engine answers at full speed, so that health
+    `model` and `counterfactual` (SERAC's trained counterfactual model), if given, are used instead
+    of loading them (an evaluation builds one engine per store around the same models). Returns only when the engine answers at full speed, so that health
     turns SERVING when the first real question would not pay for a cold start.
     """
     from kme_server.models.loading import load_model
@@ -32,9 +33,11 @@ def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel
     # same default model, share it rather than load a second copy.
     same_model = settings.store.embedding_model is None and settings.answering.ike.embedding_model is None
     ike = InContextEditor(settings.answering.ike, embedder=store.embedder if same_model else None)
-    answerer = Answerer(store, model, settings.answering, ike=ike)
-    gate = None
     serac_dir = settings.answering.serac_dir
+    if counterfactual is None:
+        counterfactual = load_counterfactual(settings)
+    answerer = Answerer(store, model, settings.answering, ike=ike, counterfactual=counterfactual)
+    gate = None
     if serac_dir is not None:
         # SERAC is on when a trained classifier is there; without one the service answers in context.
         if (serac_dir / "scope.json").is_file():  # written last by a finished training run
@@ -53,3 +56,19 @@ def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel
     answerer.warm_up()
     log.info("answering engine ready with %s in %.1f s", model.name, time.perf_counter() - start)
     return answerer
+
+
+def load_counterfactual(settings: Settings) -> LanguageModel | None:
+    """SERAC's trained counterfactual model, loaded like the base model (device, dtype), if wanted and there."""
+    serac_dir = settings.answering.serac_dir
+    if serac_dir is None or settings.answering.counterfactual != "trained":
+        return None
+    from kme_server.editing.serac.counterfactual import MODEL_DIR, is_trained
+    from kme_server.models.loading import load_model
+
+    path = serac_dir / MODEL_DIR
+    if not is_trained(path):
+        log.warning("no counterfactual model in %s (`make serac` trains it): SERAC's in-scope questions go "
+                    "to the base model with the %r prompt", path, settings.answering.serac_prompt)
+        return None
+    return load_model(settings.model.model_copy(update={"name_or_path": str(path)}))

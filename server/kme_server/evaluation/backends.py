@@ -49,7 +49,7 @@ class LocalBackend:
     def __init__(self, answerer: Answerer, store: Any) -> None:
         self.answerer = answerer
         self.store = store
-        self._memo: dict[str, str] = {}
+        self._memo: dict[tuple[str, str], str] = {}
 
     def modes(self) -> set[str]:
         return {m.value for m in self.answerer.modes}

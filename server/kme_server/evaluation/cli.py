@@ -160,6 +160,7 @@ class _Backends:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self._model: Any = None
+        self._counterfactual: Any = None
 
     @contextlib.contextmanager
     def open(self) -> Iterator[tuple[Backend, dict[str, Any]]]:
@@ -171,7 +172,7 @@ class _Backends:
             return
         from kme_store.store import KnowledgeStore
 
-        from kme_server.engine import build_engine
+        from kme_server.engine import build_engine, load_counterfactual
         from kme_server.models.loading import load_model
         from kme_server.settings import Settings
 
@@ -182,10 +183,12 @@ class _Backends:
             settings.multihop.templates_dir = templates.parent
         if self._model is None:
             self._model = load_model(settings.model)
+            self._counterfactual = load_counterfactual(settings)
         with tempfile.TemporaryDirectory(prefix="kme-eval-") as tmp, \
                 KnowledgeStore(Path(tmp) / "store", settings.store) as store:
-            answerer = build_engine(settings, store, model=self._model)
+            answerer = build_engine(settings, store, model=self._model, counterfactual=self._counterfactual)
             about = {"model": self._model.name, "modes": sorted(m.value for m in answerer.modes),
+                     "counterfactual": answerer.counterfactual.name if answerer.counterfactual else None,
                      "serac_dir": str(settings.answering.serac_dir or "")}
             yield LocalBackend(answerer, store), about
 

@@ -1,0 +1,238 @@
+"""SERAC's counterfactual model: the base model fine-tuned to answer a question under one edit.
+
+`python -m kme_server.editing.serac.counterfactual --data-dir D --out DIR` (`make serac`).
+
+SERAC (Mitchell et al. 2022) sends a question its scope classifier puts in an edit's scope to a
+small model trained on (edit, question) -> answer. Here that model is the base language model
+itself, fine-tuned on the scope classifier's positive pairs (editing/serac/data.py: the edit's own
+prompt, CounterFact's loose rephrasings, other templates of the relation, questions), each put as
+
+    New Fact: <the edit as a sentence>
+    Prompt: <the question> <the edit's object>
+
+which is IKE's prompt without demonstrations (Answerer.edit_plan renders the same). The prompted
+base model follows the edit on the edit's own prompt but often not on a loose rephrasing
+("X is known for" after an edit of X's occupation); the trained one has seen that such a question
+asks for the edited object. No demonstrations also means prompts of ~30 tokens instead of ~250.
+
+The classifier's hard negatives train too, answered with prompt.ABSTAIN ("(unchanged)"): the same
+subject asked about another relation, another subject with the same relation, a question chained
+through the edit's object. Where the classifier wrongly lets such a question through, the model,
+a far larger reader of the pair than the classifier, can still say that the edit does not apply,
+and the answerer then asks the untouched base model (Plan.fallback).
+
+Only the transformer layers train: the token embeddings (tied to the output layer, 170M of Gemma
+3 270M's 270M parameters) stay as they are, which keeps the optimizer small and the vocabulary's
+meaning intact. The loss covers the answer's tokens and the newline that ends it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from kme_server.editing.serac.data import (OTHER_SUBJECT, SAME_SUBJECT, THROUGH_OBJECT, ScopePair, build_pairs,
+                                           sample, split_pairs)
+from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR = "counterfactual"  # under the SERAC directory, beside the scope classifier
+_META = "kme-counterfactual.json"  # written last: a directory without it is an unfinished run
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One training sequence: the prompt, then the answer the edit implies."""
+
+    prompt: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class CounterfactualSettings:
+    """One training run; the full run fits the 30-minute CPU budget beside the scope classifier."""
+
+    seed: int = 0
+    examples: int = 2000  # in-scope pairs trained on (~0.3 s each on 2 CPU cores in float32)
+    negatives: int = 1000  # hard negatives trained to abstain
+    val_examples: int = 300  # held-out subjects' pairs of each label for the accuracies in the metrics
+    val_fraction: float = 0.1  # the scope classifier's subject split, so validation subjects are unseen
+    batch_size: int = 8
+    lr: float = 3e-5
+    warmup: float = 0.05
+    threads: int = 2
+    log_every: int = 25
+
+
+QUICK = CounterfactualSettings(examples=16, negatives=8, val_examples=8, log_every=1)
+
+# The negatives a scope classifier most often lets through; unrelated questions it rarely does.
+HARD_NEGATIVES = (SAME_SUBJECT, OTHER_SUBJECT, THROUGH_OBJECT)
+
+
+def examples_from(pairs: Sequence[ScopePair]) -> list[Example]:
+    """The in-scope pairs as (prompt, the edit's object): a question in an edit's scope asks for it."""
+    return [Example(edit_prompt(p.query, p.fact.sentence()), p.fact.object) for p in pairs if p.label == 1]
+
+
+def abstentions_from(pairs: Sequence[ScopePair]) -> list[Example]:
+    """The hard negative pairs as (prompt, ABSTAIN): the edit does not answer the question."""
+    return [Example(edit_prompt(p.query, p.fact.sentence()), ABSTAIN) for p in pairs
+            if p.label == 0 and p.kind in HARD_NEGATIVES]
+
+
+def _batch(tokenizer, examples: Sequence[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Left-padded ids, mask, and the answer tokens' labels (the sequences' last K positions)."""
+    seqs, answer_lens = [], []
+    for ex in examples:
+        prompt = tokenizer(ex.prompt, add_special_tokens=True)["input_ids"]
+        answer = tokenizer(" " + ex.answer + "\n", add_special_tokens=False)["input_ids"]
+        seqs.append(prompt + answer)
+        answer_lens.append(len(answer))
+    width, k = max(map(len, seqs)), max(answer_lens)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    labels = torch.full((len(seqs), k), -100, dtype=torch.long)
+    for i, (seq, n) in enumerate(zip(seqs, answer_lens)):
+        ids[i, width - len(seq):] = torch.tensor(seq)
+        mask[i, width - len(seq):] = 1
+        labels[i, k - n:] = torch.tensor(seq[-n:])
+    return ids, mask, labels
+
+
+def answer_loss(model, tokenizer, examples: Sequence[Example], pad_id: int) -> torch.Tensor:
+    """Mean cross-entropy of the answers' tokens given their prompts."""
+    ids, mask, labels = _batch(tokenizer, examples, pad_id)
+    k = labels.size(1)
+    # Logits only where answer tokens are predicted: the output layer over Gemma's 262k-token
+    # vocabulary would otherwise cost more than the rest of the model.
+    logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                   logits_to_keep=k + 1).logits[:, :-1]
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(),
+                                             labels.to(model.device).reshape(-1), ignore_index=-100)
+
+
+def train(model, tokenizer, examples: Sequence[Example], settings: CounterfactualSettings,
+          progress: Callable[[int, int, float], None] | None = None) -> list[float]:
+    """Fine-tune `model` (a causal LM) in place on `examples`; returns the step losses."""
+    torch.manual_seed(settings.seed)
+    for name, p in model.named_parameters():
+        if "embed" in name:
+            p.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optim = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
+    total = max(math.ceil(len(examples) / settings.batch_size), 1)
+    warm = max(int(total * settings.warmup), 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(total - warm, 1))))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    order = list(examples)
+    random.Random(settings.seed).shuffle(order)
+    losses: list[float] = []
+    model.train()
+    for step, start in enumerate(range(0, len(order), settings.batch_size), 1):
+        loss = answer_loss(model, tokenizer, order[start:start + settings.batch_size], pad_id)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optim.step()
+        sched.step()
+        losses.append(loss.item())
+        if progress:
+            progress(step, total, loss.item())
+    model.eval()
+    return losses
+
+
+def run(data_dir: Path, base: Path, out: Path, settings: CounterfactualSettings) -> dict:
+    """The whole command: pairs, split, fine-tuning, validation answers, save. Returns the metrics."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from kme_server.models.hf import HFLanguageModel
+    from kme_server.answers import GenerationOptions
+
+    torch.set_num_threads(settings.threads)
+    started = time.monotonic()
+    train_pairs, val_pairs = split_pairs(build_pairs(data_dir, seed=settings.seed), settings.val_fraction,
+                                         settings.seed)
+    train_examples = (sample(examples_from(train_pairs), settings.examples, settings.seed)
+                      + sample(abstentions_from(train_pairs), settings.negatives, settings.seed))
+    val_in = sample(examples_from(val_pairs), settings.val_examples, settings.seed + 1)
+    val_out = sample(abstentions_from(val_pairs), settings.val_examples, settings.seed + 1)
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    # float32 whatever the serving dtype: bfloat16 weights would round away small updates.
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
+    tick = time.monotonic()
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % settings.log_every == 0 or step == total:
+            rate = step / max(time.monotonic() - tick, 1e-9)
+            log.info("step %d/%d loss %.4f (%.2f steps/s, %.0f s left)", step, total, loss, rate,
+                     (total - step) / max(rate, 1e-9))
+
+    losses = train(model, tokenizer, train_examples, settings, progress)
+    # On unseen subjects, greedy as served: in scope, the answer contains the edit's object; a hard
+    # negative, the model abstains.
+    lm = HFLanguageModel(model, tokenizer, name=MODEL_DIR)
+    options = GenerationOptions(max_new_tokens=16, stop=("\n",))
+    answers = lm.generate_batch([ex.prompt for ex in val_in + val_out], options)
+    followed = sum(ex.answer.lower() in a.lower() for ex, a in zip(val_in, answers))
+    abstained = sum(a.strip() == ABSTAIN for a in answers[len(val_in):])
+    wrongly_abstained = sum(a.strip() == ABSTAIN for a in answers[:len(val_in)])
+    metrics = {"validation_in_scope_follows_edit": followed / max(len(val_in), 1),
+               "validation_in_scope_abstains": wrongly_abstained / max(len(val_in), 1),
+               "validation_hard_negative_abstains": abstained / max(len(val_out), 1),
+               "validation_examples": [len(val_in), len(val_out)], "train_examples": len(train_examples),
+               "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
+               "settings": asdict(settings), "base": str(base), "seconds": time.monotonic() - started,
+               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / _META).write_text(json.dumps(metrics, indent=1))
+    log.info("validation: %d/%d in-scope answers follow the edit, %d/%d hard negatives abstain; saved to %s "
+             "in %.0f s", followed, len(val_in), abstained, len(val_out), out, metrics["seconds"])
+    return metrics
+
+
+def is_trained(path: Path) -> bool:
+    """Whether a finished training run left a model in `path`."""
+    return (Path(path) / _META).is_file() and (Path(path) / "config.json").is_file()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kme_server.models.loading import model_dir
+    from kme_server.models.settings import ModelSettings
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, required=True, help="the benchmark data (../shared/data)")
+    ap.add_argument("--out", type=Path, required=True, help="where the model goes (SERAC_DIR/counterfactual)")
+    ap.add_argument("--base", default="gemma3-270m", help="preset or Hugging Face directory to fine-tune")
+    ap.add_argument("--cache-dir", type=Path, default=ModelSettings().cache_dir, help="converted presets")
+    ap.add_argument("--quick", action="store_true", help="a tiny run for CI")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = QUICK if args.quick else CounterfactualSettings()
+    settings = CounterfactualSettings(**{**asdict(settings), "seed": args.seed})
+    base = model_dir(ModelSettings(name_or_path=args.base, cache_dir=args.cache_dir))
+    run(args.data_dir, base, args.out, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["CounterfactualSettings", "Example", "HARD_NEGATIVES", "MODEL_DIR", "QUICK", "abstentions_from",
+           "answer_loss", "examples_from", "is_trained", "run", "train"]

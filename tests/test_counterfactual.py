@@ -1,0 +1,77 @@
+"""SERAC's counterfactual model: its training examples, batches and fine-tuning, on a tiny model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from kme_store.facts import Fact
+
+from kme_server.editing.serac.counterfactual import (CounterfactualSettings, Example, _batch, abstentions_from,
+                                                     answer_loss, examples_from, is_trained, train)
+from kme_server.editing.serac.data import EDIT_PROMPT, OTHER_SUBJECT, REPHRASE, SAME_SUBJECT, UNRELATED, ScopePair
+from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
+from test_models import _byte_tokenizer, _tiny_model
+
+DARRIEUX = Fact(subject="Danielle Darrieux", relation="mother tongue", object="English",
+                template="The mother tongue of {} is")
+
+
+def test_examples_answer_in_scope_pairs_with_the_edits_object_and_hard_negatives_with_abstain() -> None:
+    pairs = [
+        ScopePair("The mother tongue of Danielle Darrieux is", DARRIEUX, 1, EDIT_PROMPT, "danielle darrieux", "cf"),
+        ScopePair("Danielle Darrieux, a native speaker of", DARRIEUX, 1, REPHRASE, "danielle darrieux", "cf"),
+        ScopePair("The mother tongue of Léon Blum is", DARRIEUX, 0, OTHER_SUBJECT, "danielle darrieux", "cf"),
+        ScopePair("Danielle Darrieux was born in", DARRIEUX, 0, SAME_SUBJECT, "danielle darrieux", "cf"),
+        ScopePair("The capital of Peru is", DARRIEUX, 0, UNRELATED, "danielle darrieux", "cf"),
+    ]
+    # Hard negatives teach the model to abstain; an unrelated question rarely passes the classifier.
+    assert abstentions_from(pairs) == [
+        Example(edit_prompt("The mother tongue of Léon Blum is", DARRIEUX.sentence()), ABSTAIN),
+        Example(edit_prompt("Danielle Darrieux was born in", DARRIEUX.sentence()), ABSTAIN),
+    ]
+    examples = examples_from(pairs)
+    assert examples == [
+        Example("New Fact: The mother tongue of Danielle Darrieux is English.\n"
+                "Prompt: The mother tongue of Danielle Darrieux is", "English"),
+        Example(edit_prompt("Danielle Darrieux, a native speaker of", DARRIEUX.sentence()), "English"),
+    ]
+
+
+def test_batches_are_left_padded_and_label_only_the_answer_and_its_newline() -> None:
+    tokenizer = _byte_tokenizer(with_bos=True)
+    examples = [Example("New Fact: A is B.\nPrompt: A is", "B"), Example("New Fact: C is long.\nPrompt: C is", "long")]
+    ids, mask, labels = _batch(tokenizer, examples, pad_id=0)
+    assert ids.shape == mask.shape and labels.shape == (2, len(" long\n"))
+    for row, ex in enumerate(examples):
+        answer = tokenizer(" " + ex.answer + "\n", add_special_tokens=False)["input_ids"]
+        n = len(answer)
+        assert labels[row, -n:].tolist() == answer  # the labels are the answer tokens ...
+        assert (labels[row, :-n] == -100).all()  # ... and nothing before them
+        assert ids[row, -n:].tolist() == answer  # which end the sequence (left padding)
+        assert tokenizer.decode(ids[row][mask[row].bool()], skip_special_tokens=True) == ex.prompt + " " + ex.answer + "\n"
+    assert mask[0, 0] == 0  # the shorter sequence is padded on the left
+
+
+def test_fine_tuning_teaches_the_answers_and_leaves_the_embeddings() -> None:
+    tokenizer = _byte_tokenizer(with_bos=True)
+    model = _tiny_model("gemma3", len(tokenizer))
+    examples = [Example(edit_prompt("The capital of Xy is", "The capital of Xy is Qo."), "Qo"),
+                Example(edit_prompt("Zed was born in", "Zed was born in Vum."), "Vum")]
+    embeddings = model.get_input_embeddings().weight.detach().clone()
+    before = answer_loss(model, tokenizer, examples, pad_id=0).item()
+    losses = train(model, tokenizer, examples * 40, CounterfactualSettings(lr=3e-3, batch_size=2, warmup=0.1))
+    after = answer_loss(model, tokenizer, examples, pad_id=0).item()
+    assert len(losses) == 40
+    assert after < before / 4
+    assert torch.equal(model.get_input_embeddings().weight, embeddings)
+    assert not model.training
+
+
+def test_only_a_finished_run_counts_as_trained(tmp_path: Path) -> None:
+    assert not is_trained(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    assert not is_trained(tmp_path)  # weights may be half written: the metrics file comes last
+    (tmp_path / "kme-counterfactual.json").write_text("{}")
+    assert is_trained(tmp_path)
