@@ -190,3 +190,11 @@ def test_where_the_counterfactual_model_abstains_the_untouched_base_model_answer
     assert "".join(p for p in pieces if isinstance(p, str)) == "the base answer"
     assert pieces[-1].mode is Mode.NONE
     assert a.model.prompts[-1] == base_prompt
+
+
+def test_auto_over_the_builtin_route_builds_no_in_context_prompt_it_would_discard(monkeypatch) -> None:
+    a, classifier = _serac_with_counterfactual()
+    monkeypatch.setattr(a, "in_context_plan", lambda *args: pytest.fail("an IKE prompt was built"))
+    assert a.plan("The Eiffel Tower is located in", Mode.AUTO).mode is Mode.SERAC
+    assert a.plan("The Eiffel Tower was built in the year", Mode.AUTO).mode is Mode.NONE
+    assert len(classifier.calls) == 2 and len(a.store.calls) == 2

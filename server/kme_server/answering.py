@@ -182,6 +182,10 @@ class Answerer:
         """The route serving `mode`, if any (so that a new route can wrap the one it replaces)."""
         return self._routes.get(mode)
 
+    def is_builtin(self, route: Route | None) -> bool:
+        """Whether `route` is one of the answerer's own (NONE, IN_CONTEXT, AUTO's retrieve-then-IKE)."""
+        return route is not None and route in (self._route_none, self._route_in_context, self._route_auto)
+
     @property
     def modes(self) -> list[Mode]:
         """The modes this answerer serves."""

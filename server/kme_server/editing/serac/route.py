@@ -60,7 +60,9 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
         return decide(text, [hit.fact for hit in hits], {"retrieve": retrieve_ms})
 
     def auto(text: str) -> Plan:
-        if previous is None:
+        if previous is None or answerer.is_builtin(previous):
+            # The built-in AUTO is IN_CONTEXT when anything is retrieved, else NONE: SERAC's own
+            # route decides the same, without building the IKE prompt it would throw away.
             return serac(text)
         plan = previous(text)
         if plan.mode is Mode.MULTI_HOP:
