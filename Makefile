@@ -36,7 +36,7 @@ serac: $(SERAC_DIR)/scope.json $(SERAC_DIR)/counterfactual/kme-counterfactual.js
 # Without the training data the service runs with SERAC off (AUTO answers in context). A change to
 # the training code retrains (the pairs it builds are part of what the models are).
 SERAC_SOURCES := $(wildcard server/kme_server/editing/serac/data.py server/kme_server/editing/serac/train.py \
-                            server/kme_server/editing/serac/scope.py)
+                            server/kme_server/editing/serac/scope.py server/kme_server/editing/serac/schedule.py)
 $(SERAC_DIR)/scope.json: $(SERAC_SOURCES) | $(VENV)/.installed
 	@if [ -d $(DATA)/counterfact ]; then \
 	  $(PY) -m kme_server.editing.serac.train --data-dir $(DATA) --out $(SERAC_DIR) --seed 0; \
@@ -44,7 +44,8 @@ $(SERAC_DIR)/scope.json: $(SERAC_SOURCES) | $(VENV)/.installed
 
 COUNTERFACTUAL_SOURCES := $(wildcard server/kme_server/editing/serac/data.py \
                                      server/kme_server/editing/serac/counterfactual.py \
-                                     server/kme_server/editing/serac/prompt.py)
+                                     server/kme_server/editing/serac/prompt.py \
+                                     server/kme_server/editing/serac/schedule.py)
 $(SERAC_DIR)/counterfactual/kme-counterfactual.json: $(COUNTERFACTUAL_SOURCES) | $(VENV)/.installed
 	@if [ -d $(DATA)/counterfact ]; then \
 	  $(PY) -m kme_server.editing.serac.counterfactual --data-dir $(DATA) --out $(SERAC_DIR)/counterfactual \

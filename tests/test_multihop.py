@@ -231,6 +231,28 @@ def test_auto_asks_the_gate_before_walking_a_chain(world, embedder, settings):
     assert asked == [claimed, "What is the capital of the country of citizenship of the creator of Devious Maids"]
 
 
+def test_a_gated_chain_is_walked_when_the_counterfactual_model_abstains(world, embedder, settings):
+    """The gate claimed the chain, but the model it sends it to says the edit does not bear on it:
+    the question is a chain after all, and AUTO walks it rather than take the base answer."""
+    model = CannedModel()
+    answerer = Answerer(world, model)
+    question = "What is the capital of the country of citizenship of the creator of Devious Maids?"
+    abstaining = CannedModel({"counterfactual prompt": " (unchanged)\nmore"})
+    abstaining.name = "counterfactual"
+
+    def gate(text: str) -> Plan | None:
+        return Plan(Mode.SERAC, "counterfactual prompt", model=abstaining,
+                    fallback=lambda: pytest.fail("the gate's own fallback is replaced by the walk"))
+
+    install(answerer, MultiHop(world, model, embedder, settings), gate=gate)
+    streamed = list(answerer.stream(question))
+    assert [p for p in streamed if isinstance(p, str)] == ["Washington"]
+    for result in (answerer.ask(question), answerer.ask_many([question], memo={})[0], streamed[-1]):
+        assert result.mode is Mode.MULTI_HOP and result.answer == "Washington" and len(result.chain) == 3
+        assert "abstained" in result.timings_ms
+    assert abstaining.prompts == ["counterfactual prompt"] * 3
+
+
 def test_auto_keeps_the_base_answer_when_a_walk_uses_no_stored_fact(store, embedder, settings):
     """A chain the model alone walks bears on no stored fact: AUTO answers as it would unwalked
     (the untouched answer), while MULTI_HOP asked for explicitly still walks it."""

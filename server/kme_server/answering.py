@@ -82,9 +82,10 @@ class Plan:
     # The model that completes `prompt`; None: the answerer's base model. SERAC's in-scope plans
     # name the counterfactual model when one is trained.
     model: LanguageModel | None = None
-    # The plan to answer with instead when the model abstains (answers prompt.ABSTAIN): the
-    # trained counterfactual model says so when the edit does not bear on the question after all.
-    fallback: Plan | None = None
+    # What to answer with instead when the model abstains (answers prompt.ABSTAIN): the trained
+    # counterfactual model says so when the edit does not bear on the question after all. Built
+    # only then: it is what the route would have planned had the scope classifier said no.
+    fallback: Callable[[], Plan] | None = None
 
 
 # A route turns a question into a plan. One per mode; SERAC and MULTI_HOP register theirs.
@@ -206,6 +207,8 @@ class Answerer:
         raw = self._model_of(plan).generate(plan.prompt, opts)
         if _abstains(plan, raw):
             plan = _fall_back(plan, _ms(start))
+            if plan.answer is not None:
+                return self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0)
             start = time.perf_counter()
             raw = self._model_of(plan).generate(plan.prompt, opts)
         generate_ms = _ms(start)
@@ -353,7 +356,7 @@ class Answerer:
             start = time.perf_counter()
             prompt = edit_prompt(text, fact.sentence())
             return Plan(Mode.IN_CONTEXT, prompt, facts=[fact], timings_ms={"prompt": _ms(start)},
-                        model=self.counterfactual, fallback=self.plan(text, Mode.NONE))
+                        model=self.counterfactual, fallback=lambda: self.plan(text, Mode.NONE))
         choice = self.settings.serac_prompt
         if choice == "ike":
             return self.in_context_plan(text, [fact])
@@ -471,8 +474,8 @@ def _abstains(plan: Plan, raw: str) -> bool:
 
 def _fall_back(plan: Plan, spent_ms: float) -> Plan:
     """The plan's fallback, its timings after the abstaining model's ("abstained": its generation)."""
-    fallback = plan.fallback
-    assert fallback is not None
+    assert plan.fallback is not None
+    fallback = plan.fallback()
     log.debug("the counterfactual model abstained on %r; the base model answers", plan.prompt[-80:])
     timings = {k: v for k, v in plan.timings_ms.items() if k != "generate"}
     fallback.timings_ms = {**timings, "abstained": spent_ms, **fallback.timings_ms}

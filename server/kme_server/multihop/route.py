@@ -7,6 +7,7 @@ from typing import Callable
 
 from kme_server.answering import Answerer, Plan, Route
 from kme_server.answers import Mode
+from kme_server.multihop.chain import ChainParse
 from kme_server.multihop.pipeline import MultiHop
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,20 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
             gated = gate(text) if gate is not None else None
             if gated is not None:
                 gated.timings_ms["parse"] = parse_ms
+                if gated.fallback is not None:
+                    # Should the counterfactual model abstain, the question is a chain after all.
+                    gated.fallback = lambda: walk(text, parse, parse_ms) or answerer.plan(text, Mode.NONE)
                 return gated
-            plan = multihop.plan(text, parse, parse_ms)
-            if plan is not None and uses_store(plan):
+            plan = walk(text, parse, parse_ms)
+            if plan is not None:
                 return plan
         plan = fallback(text)
         plan.timings_ms["parse"] = parse_ms
         return plan
+
+    def walk(text: str, parse: ChainParse | None, parse_ms: float) -> Plan | None:
+        plan = multihop.plan(text, parse, parse_ms)
+        return plan if plan is not None and uses_store(plan) else None
 
     answerer.register_route(Mode.MULTI_HOP, multi_hop)
     answerer.register_route(Mode.AUTO, auto)

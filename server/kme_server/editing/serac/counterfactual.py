@@ -42,6 +42,7 @@ import torch
 from kme_server.editing.serac.data import (OTHER_SUBJECT, SAME_SUBJECT, THROUGH_OBJECT, ScopePair, build_pairs,
                                            sample, split_pairs)
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
+from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,7 @@ def train(model, tokenizer, examples: Sequence[Example], settings: Counterfactua
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
     total = max(math.ceil(len(examples) / settings.batch_size), 1)
-    warm = max(int(total * settings.warmup), 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(total - warm, 1))))
+    sched = linear_warmup_decay(optim, total, settings.warmup)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     order = list(examples)
     random.Random(settings.seed).shuffle(order)
@@ -141,14 +140,9 @@ def train(model, tokenizer, examples: Sequence[Example], settings: Counterfactua
     model.train()
     for step, start in enumerate(range(0, len(order), settings.batch_size), 1):
         loss = answer_loss(model, tokenizer, order[start:start + settings.batch_size], pad_id)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optim.step()
-        sched.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(loss, optim, sched, params))
         if progress:
-            progress(step, total, loss.item())
+            progress(step, total, losses[-1])
     model.eval()
     return losses
 
@@ -171,14 +165,7 @@ def run(data_dir: Path, base: Path, out: Path, settings: CounterfactualSettings)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     # float32 whatever the serving dtype: bfloat16 weights would round away small updates.
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
-    tick = time.monotonic()
-
-    def progress(step: int, total: int, loss: float) -> None:
-        if step % settings.log_every == 0 or step == total:
-            rate = step / max(time.monotonic() - tick, 1e-9)
-            log.info("step %d/%d loss %.4f (%.2f steps/s, %.0f s left)", step, total, loss, rate,
-                     (total - step) / max(rate, 1e-9))
-
+    progress = ProgressLog(log, settings.log_every)
     losses = train(model, tokenizer, train_examples, settings, progress)
     # On unseen subjects, greedy as served: in scope, the answer contains the edit's object; a hard
     # negative, the model abstains.

