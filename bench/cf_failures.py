@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import _checkout  # noqa: F401  (sets sys.path before the project imports)
 
-from kme_server.evaluation.match import contains  # noqa: E402
+from kme_server.matching import contains  # noqa: E402
 
 MEASURES = ("efficacy", "generalization", "locality", "subject_locality")
 

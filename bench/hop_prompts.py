@@ -20,7 +20,7 @@ from pathlib import Path
 from _checkout import ROOT  # sets sys.path before the project imports
 
 from kme_server.answers import GenerationOptions  # noqa: E402
-from kme_server.evaluation.match import contains  # noqa: E402
+from kme_server.matching import contains  # noqa: E402
 from kme_server.multihop import MultiHopSettings, RelationCatalogue, Walker, normalize_answer  # noqa: E402
 
 log = logging.getLogger("hop_prompts")

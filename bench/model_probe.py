@@ -24,7 +24,7 @@ from typing import Callable
 from _checkout import ROOT  # sets sys.path before the project imports
 
 from kme_server.answers import GenerationOptions  # noqa: E402
-from kme_server.evaluation.match import contains  # noqa: E402
+from kme_server.matching import contains  # noqa: E402
 from kme_server.models import ModelSettings, load_model  # noqa: E402
 from kme_server.models.hf import HFLanguageModel  # noqa: E402
 

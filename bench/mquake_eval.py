@@ -32,7 +32,7 @@ from kme_store import StoreSettings  # noqa: E402
 from kme_store.embedder import SentenceTransformerEmbedder  # noqa: E402
 from kme_store.store import KnowledgeStore  # noqa: E402
 
-from kme_server.evaluation.match import contains, normalize  # noqa: E402
+from kme_server.matching import contains, normalize  # noqa: E402
 from kme_server.evaluation.mello import MeLLo  # noqa: E402
 from kme_server.evaluation.multi_hop import edit_requests as edits, world_facts  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402

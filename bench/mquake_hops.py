@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _checkout import ROOT  # sets sys.path before the project imports
 
-from kme_server.evaluation.match import contains  # noqa: E402
+from kme_server.matching import contains  # noqa: E402
 
 
 def main() -> int:

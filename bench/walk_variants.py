@@ -24,7 +24,7 @@ from _checkout import ROOT  # sets sys.path before the project imports
 from kme_store import StoreSettings  # noqa: E402
 from kme_store.store import KnowledgeStore  # noqa: E402
 
-from kme_server.evaluation.match import contains  # noqa: E402
+from kme_server.matching import contains  # noqa: E402
 from kme_server.evaluation.multi_hop import stored_batches  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
 

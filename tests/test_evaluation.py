@@ -14,7 +14,7 @@ from kme_store.errors import FieldError
 from kme_server.evaluation import multi_hop, single_hop
 from kme_server.evaluation.cases import (OTHER_RELATIONS, load_cases, sample_cases, subject_probe,
                                          without_empty_targets)
-from kme_server.evaluation.match import contains, normalize
+from kme_server.matching import contains, normalize
 from kme_server.evaluation.report import multi_hop_table, single_hop_table
 
 

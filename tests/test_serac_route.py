@@ -123,7 +123,13 @@ class CounterfactualModel(FakeModel):
     name = "counterfactual"
 
     def _raw(self, prompt: str) -> str:
-        return " (unchanged)\nPrompt: more" if prompt.endswith("year") else super()._raw(prompt)
+        if prompt.endswith("year"):
+            return " (unchanged)\nPrompt: more"
+        if prompt.endswith("district"):  # answers, but not with the edit's object
+            return " Trastevere\nPrompt: more"
+        if prompt.endswith("?"):
+            return " Yes\nPrompt: more"
+        return super()._raw(prompt)
 
 
 def _serac_with_counterfactual(**settings: object):
@@ -198,3 +204,21 @@ def test_auto_over_the_builtin_route_builds_no_in_context_prompt_it_would_discar
     assert a.plan("The Eiffel Tower is located in", Mode.AUTO).mode is Mode.SERAC
     assert a.plan("The Eiffel Tower was built in the year", Mode.AUTO).mode is Mode.NONE
     assert len(classifier.calls) == 2 and len(a.store.calls) == 2
+
+
+def test_a_cloze_completion_without_the_edits_object_counts_as_abstaining() -> None:
+    a, _ = _serac_with_counterfactual()
+    # In scope for the classifier, yet the model's completion does not state the edit's object:
+    # the edit does not decide this prompt, and the untouched model completes it.
+    cloze = a.ask("The Eiffel Tower is located in the district", Mode.AUTO)
+    assert (cloze.mode, cloze.answer) == (Mode.NONE, "the base answer")
+    assert a.model.prompts == ["The Eiffel Tower is located in the district"]
+    # A question may be answered in other words: its answer stands.
+    question = a.ask("The Eiffel Tower is located in Rome, is it not?", Mode.AUTO)
+    assert (question.mode, question.answer) == (Mode.SERAC, "Yes")
+    # An object alias counts as the object.
+    aliased = Fact(subject="Eiffel Tower", relation="is located in", object="Trastevere",
+                   object_aliases=("Rome's Trastevere",), template="{} is located in", id=7)
+    plan = a.edit_plan("The Eiffel Tower is located in the district", aliased)
+    assert plan.expects == ("Trastevere", "Rome's Trastevere")
+    assert a.ask_many(["The Eiffel Tower is located in the district"], Mode.AUTO)[0].answer == "the base answer"

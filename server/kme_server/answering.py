@@ -16,6 +16,7 @@ from kme_store.facts import Fact, Hit
 from kme_server.answers import AskResult, CandidateScore, GenerationOptions, Hop, Mode
 from kme_server.editing.ike import IKESettings, InContextEditor
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
+from kme_server.matching import contains
 from kme_server.models.base import LanguageModel
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ class Plan:
     # counterfactual model says so when the edit does not bear on the question after all. Built
     # only then: it is what the route would have planned had the scope classifier said no.
     fallback: Callable[[], Plan] | None = None
+    # With a fallback: answers the completion must contain (whole words, normalized) to stand;
+    # any other completion counts as an abstention. See Answerer.edit_plan.
+    expects: tuple[str, ...] = ()
 
 
 # A route turns a question into a plan. One per mode; SERAC and MULTI_HOP register theirs.
@@ -355,8 +359,14 @@ class Answerer:
         if self.counterfactual is not None and self.settings.counterfactual == "trained":
             start = time.perf_counter()
             prompt = edit_prompt(text, fact.sentence())
+            # A cloze prompt in the edit's scope is completed by the edit's object. A completion
+            # that does not state it (a neighbour's own answer, say, when the classifier let
+            # another subject's prompt through) shows that the edit does not decide this prompt,
+            # so the untouched model answers it. A question ("...?") may be answered in other
+            # words ("Yes"), so its answer stands as the model gives it.
+            expects = () if text.rstrip().endswith("?") else (fact.object, *fact.object_aliases)
             return Plan(Mode.IN_CONTEXT, prompt, facts=[fact], timings_ms={"prompt": _ms(start)},
-                        model=self.counterfactual, fallback=lambda: self.plan(text, Mode.NONE))
+                        model=self.counterfactual, fallback=lambda: self.plan(text, Mode.NONE), expects=expects)
         choice = self.settings.serac_prompt
         if choice == "ike":
             return self.in_context_plan(text, [fact])
@@ -468,8 +478,12 @@ def _ms(start: float) -> float:
 
 
 def _abstains(plan: Plan, raw: str) -> bool:
-    """Whether `raw`, the completion of `plan`, is the model's abstention and a fallback is there."""
-    return plan.fallback is not None and raw.lstrip().split("\n", 1)[0].strip() == ABSTAIN
+    """Whether `raw`, the completion of `plan`, abstains (a fallback is there): the model says
+    ABSTAIN, or its answer lacks what the plan expects it to contain."""
+    if plan.fallback is None:
+        return False
+    answer = raw.lstrip().split("\n", 1)[0].strip()
+    return answer == ABSTAIN or (bool(plan.expects) and not contains(answer, plan.expects))
 
 
 def _fall_back(plan: Plan, spent_ms: float) -> Plan:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from kme_server.evaluation.backends import Backend
 from kme_server.evaluation.cases import EditCase
-from kme_server.evaluation.match import contains
+from kme_server.matching import contains
 
 log = logging.getLogger(__name__)
 

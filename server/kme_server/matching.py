@@ -1,4 +1,5 @@
-"""Answer matching as an outside scorer does it: normalized text, whole words."""
+"""Answer matching: normalized text, whole words. How an outside scorer matches answers, and how
+the answerer checks that a counterfactual completion states its edit's object."""
 from __future__ import annotations
 
 from typing import Iterable
