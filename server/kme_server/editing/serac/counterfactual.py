@@ -13,7 +13,7 @@ prompt, CounterFact's loose rephrasings, other templates of the relation, questi
 which is IKE's prompt without demonstrations (Answerer.edit_plan renders the same). The prompted
 base model follows the edit on the edit's own prompt but often not on a loose rephrasing
 ("X is known for" after an edit of X's occupation); the trained one has seen that such a question
-asks for the edited object. No demonstrations also means prompts of ~30 tokens instead of ~250.
+asks for the edited object. No demonstrations also means prompts of ~30 tokens instead of ~175.
 
 The classifier's hard negatives train too, answered with prompt.ABSTAIN ("(unchanged)"): the same
 subject asked about another relation, another subject with the same relation, a question chained
@@ -60,7 +60,7 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class CounterfactualSettings:
-    """One training run; the full run fits the 30-minute CPU budget beside the scope classifier."""
+    """One training run; the full run takes about 19 minutes on 2 CPU cores (the budget is 30)."""
 
     seed: int = 0
     examples: int = 2000  # in-scope pairs trained on (~0.3 s each on 2 CPU cores in float32)
