@@ -22,8 +22,9 @@ def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel
     """Load the model of `settings.model` (converting a bundled GGUF once), wrap it, warm it up.
 
     `model` and `counterfactual` (SERAC's trained counterfactual model), if given, are used instead
-    of loading them (an evaluation builds one engine per store around the same models). Returns only when the engine answers at full speed, so that health
-    turns SERVING when the first real question would not pay for a cold start.
+    of loading them (an evaluation builds one engine per store around the same models). Returns
+    only when the engine answers at full speed, so that health turns SERVING when the first real
+    question would not pay for a cold start.
     """
     from kme_server.models.loading import load_model
 
@@ -61,7 +62,8 @@ def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel
 def load_counterfactual(settings: Settings) -> LanguageModel | None:
     """SERAC's trained counterfactual model, loaded like the base model (device, dtype), if wanted and there."""
     serac_dir = settings.answering.serac_dir
-    if serac_dir is None or settings.answering.counterfactual != "trained":
+    # Without a scope classifier SERAC is off, and nothing would ask the counterfactual model.
+    if serac_dir is None or not (serac_dir / "scope.json").is_file() or settings.answering.counterfactual != "trained":
         return None
     from kme_server.editing.serac.counterfactual import MODEL_DIR, is_trained
     from kme_server.models.loading import load_model
