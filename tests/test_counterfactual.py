@@ -75,3 +75,27 @@ def test_only_a_finished_run_counts_as_trained(tmp_path: Path) -> None:
     assert not is_trained(tmp_path)  # weights may be half written: the metrics file comes last
     (tmp_path / "kme-counterfactual.json").write_text("{}")
     assert is_trained(tmp_path)
+
+
+def test_the_engine_loads_the_counterfactual_model_only_where_serac_can_use_it(tmp_path: Path) -> None:
+    from kme_server.answering import AnsweringSettings
+    from kme_server.engine import load_counterfactual
+    from kme_server.models.settings import ModelSettings
+    from kme_server.settings import Settings
+
+    def settings(**answering: object) -> Settings:
+        return Settings(model=ModelSettings(dtype="float32"),
+                        answering=AnsweringSettings(serac_dir=tmp_path, **answering))
+
+    tokenizer = _byte_tokenizer(with_bos=True)
+    model_dir = tmp_path / "counterfactual"
+    _tiny_model("gemma3", len(tokenizer)).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    (model_dir / "kme-counterfactual.json").write_text("{}")
+    assert load_counterfactual(settings()) is None  # no scope classifier: SERAC is off
+    (tmp_path / "scope.json").write_text("{}")
+    assert load_counterfactual(settings(counterfactual="base")) is None
+    loaded = load_counterfactual(settings())
+    assert loaded is not None and loaded.name == "counterfactual"
+    (model_dir / "kme-counterfactual.json").unlink()
+    assert load_counterfactual(settings()) is None  # an unfinished training run
