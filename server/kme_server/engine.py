@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kme_server.answering import Answerer
@@ -34,14 +35,14 @@ def build_engine(settings: Settings, store: KnowledgeStore, model: LanguageModel
     # same default model, share it rather than load a second copy.
     same_model = settings.store.embedding_model is None and settings.answering.ike.embedding_model is None
     ike = InContextEditor(settings.answering.ike, embedder=store.embedder if same_model else None)
-    serac_dir = settings.answering.serac_dir
     if counterfactual is None:
         counterfactual = load_counterfactual(settings)
     answerer = Answerer(store, model, settings.answering, ike=ike, counterfactual=counterfactual)
     gate = None
+    serac_dir = settings.answering.serac_dir
     if serac_dir is not None:
         # SERAC is on when a trained classifier is there; without one the service answers in context.
-        if (serac_dir / "scope.json").is_file():  # written last by a finished training run
+        if _has_classifier(serac_dir):
             from kme_server.editing.serac.route import install_serac, scope_gate
             from kme_server.editing.serac.scope import ScopeClassifier
 
@@ -63,7 +64,7 @@ def load_counterfactual(settings: Settings) -> LanguageModel | None:
     """SERAC's trained counterfactual model, loaded like the base model (device, dtype), if wanted and there."""
     serac_dir = settings.answering.serac_dir
     # Without a scope classifier SERAC is off, and nothing would ask the counterfactual model.
-    if serac_dir is None or not (serac_dir / "scope.json").is_file() or settings.answering.counterfactual != "trained":
+    if serac_dir is None or not _has_classifier(serac_dir) or settings.answering.counterfactual != "trained":
         return None
     from kme_server.editing.serac.counterfactual import MODEL_DIR, is_trained
     from kme_server.models.loading import load_model
@@ -74,3 +75,8 @@ def load_counterfactual(settings: Settings) -> LanguageModel | None:
                     "to the base model with the %r prompt", path, settings.answering.serac_prompt)
         return None
     return load_model(settings.model.model_copy(update={"name_or_path": str(path)}))
+
+
+def _has_classifier(serac_dir: Path) -> bool:
+    """Whether a finished training run left a scope classifier in `serac_dir` (scope.json comes last)."""
+    return (serac_dir / "scope.json").is_file()

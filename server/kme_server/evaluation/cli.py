@@ -129,8 +129,8 @@ def _run_multi_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[
             batches = multi_hop.stored_batches(cases, name == "world", distractors)
             for batch in batches:
                 backend.add(batch)
-            log.info("%s: stored %d world facts and the edits of %d cases", name,
-                     sum(map(len, batches[:-1])), len(cases))
+            log.info("%s: stored %d facts in %d batches (world facts first, then the edits of %d cases)",
+                     name, sum(map(len, batches)), len(batches), len(cases))
             row, rows = multi_hop.evaluate(backend, asked, settings)
             report["settings"][f"{name}/auto"] = row
             per_case += [{"setting": name, "system": "auto", **r} for r in rows]
