@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The editing-quality and multi-hop runs of docs/BENCHMARKS.md, one after another (they share the
 # CPU, so never in parallel). Reports and per-case results land in .bench/ (git-ignored).
-#   bash bench/run_quality.sh [STEP...]     steps: cf-full serac-prompts mquake zsre cf-systems mquake-edits agreement
+#   bash bench/run_quality.sh [STEP...]
+#   steps: cf-full serac-prompts mquake zsre zsre-crossfit cf-systems mquake-edits agreement
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -19,7 +20,7 @@ run() {  # name, command...
   cat "$OUT/$name.txt"
 }
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(cf-full serac-prompts mquake zsre cf-systems mquake-edits agreement)
+[ ${#steps[@]} -eq 0 ] && steps=(cf-full serac-prompts mquake zsre zsre-crossfit cf-systems mquake-edits agreement)
 for step in "${steps[@]}"; do
   case $step in
     cf-full) run cf-full $KME eval counterfact $DATA/counterfact/counterfact-val.json --systems none,auto \
@@ -28,6 +29,19 @@ for step in "${steps[@]}"; do
                --json $OUT/mquake.json --cases $OUT/mquake.jsonl ;;
     zsre) run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --limit ${ZSRE_LIMIT:-0} --systems none,auto \
                --json $OUT/zsre.json --cases $OUT/zsre.jsonl ;;
+    zsre-crossfit)  # zsre-dev also trains the service's scope classifier: each of two folds is scored
+                    # by a classifier trained without it (editing/serac/folds.py), every edit stored
+      for k in 0 1; do
+        dir=.cache/serac-zsre-fold$k
+        [ -f $dir/scope.json ] || .venv/bin/python -m kme_server.editing.serac.train --data-dir $DATA --out $dir \
+               --seed 0 --zsre $k/2 2> $OUT/train-zsre-fold$k.log
+        # The service's counterfactual model: it never trains on zsRE.
+        ln -sfn ../serac/counterfactual $dir/counterfactual
+        KME_ANSWERING__SERAC_DIR=$dir run zsre-fold$k $KME eval zsre $DATA/zsre/zsre-dev.json --fold $k/2 \
+               --systems none,auto --json $OUT/zsre-fold$k.json --cases $OUT/zsre-fold$k.jsonl
+      done
+      run zsre-crossfit .venv/bin/python bench/merge_folds.py $OUT/zsre-fold0.json $OUT/zsre-fold1.json \
+               --json $OUT/zsre-crossfit.json ;;
     cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit ${CF_SYSTEMS_LIMIT:-60} \
                --json $OUT/cf-systems.json --cases $OUT/cf-systems.jsonl ;;
     mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --limit 150 --systems none,auto \

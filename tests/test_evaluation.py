@@ -212,6 +212,47 @@ def test_locality_is_judged_against_answers_before_any_edit(tmp_path: Path) -> N
     assert {t for t, _ in first} == {q for c in cases for q in (*c.locality, c.subject_probe)}
 
 
+def test_a_fold_stores_every_edit_and_scores_only_its_cases(tmp_path: Path) -> None:
+    from kme_server.editing.serac.folds import Fold
+
+    cases = _cases(tmp_path, 12)
+    fold = Fold(0, 2)
+    mine = [c for c in cases if fold.holds(c.subject)]
+    assert 0 < len(mine) < len(cases)
+    backend = FakeBackend()
+    report = single_hop.evaluate(cases, backend, single_hop.EvalSettings(systems=("in_context",), scores=False,
+                                                                         fold=fold), progress=lambda _: None)
+    assert len(backend.edits) == len(cases)  # the other fold's edits are stored beside them
+    assert report.cases == len(mine) and report.stored == len(cases) and report.to_json()["fold"] == "0/2"
+    assert {r["case_id"] for r in report.per_case} == {c.case_id for c in mine}
+    asked = {t for t, _ in backend.asked}
+    assert not asked & {c.prompt for c in cases if c not in mine}
+    table = single_hop_table({"dataset": "counterfact", "file": "cf.json", "backend": "fake", **report.to_json()})
+    assert f"{len(mine)} cases (0/2; 12 edits stored)" in table
+
+
+def test_fold_reports_merge_into_the_whole_set(tmp_path: Path) -> None:
+    from kme_server.evaluation.report import merge_folds
+
+    cases = _cases(tmp_path, 12)
+    reports = []
+    for k in range(2):
+        backend = FakeBackend()
+        settings = single_hop.EvalSettings(systems=("none", "in_context"), fold=single_hop.Fold(k, 2))
+        r = single_hop.evaluate(cases, backend, settings, progress=lambda _: None)
+        reports.append({"dataset": "counterfact", "file": "cf.json", "backend": "fake", **r.to_json()})
+    merged = merge_folds(reports)
+    whole = single_hop.evaluate(cases, FakeBackend(), single_hop.EvalSettings(systems=("none", "in_context")),
+                                progress=lambda _: None)
+    assert merged["cases"] == whole.cases == 12
+    for s in whole.systems:
+        assert merged["systems"][s.system]["counts"] == s.counts
+        for metric, value in s.metrics.items():
+            assert merged["systems"][s.system]["metrics"][metric] == pytest.approx(value)
+    with pytest.raises(ValueError, match="folds"):
+        merge_folds(reports[:1])
+
+
 def _mquake_case(i: int) -> dict:
     return {"case_id": i,
             "requested_rewrite": [{"prompt": "{} is performed by", "relation_id": "P175", "subject": f"Song{i}",
@@ -288,3 +329,7 @@ def test_cli_names_the_bad_line_and_exits_2(tmp_path: Path, capsys: pytest.Captu
     bad.write_text('{"subject": "A", "prompt": "A is in", "target_new": "B"}\n{"subject": "A"}\n')
     assert main(["jsonl", str(bad)]) == 2
     assert "line 2.prompt: is missing or empty" in capsys.readouterr().err
+    good = tmp_path / "cf.json"
+    good.write_text(json.dumps(_cf_rows(2)))
+    assert main(["counterfact", str(good), "--fold", "2/2"]) == 2
+    assert "--fold: '2/2': need N >= 2 and 0 <= K < N" in capsys.readouterr().err

@@ -194,3 +194,79 @@ def test_threshold_maximizes_balanced_accuracy() -> None:
     # Among equally good thresholds the strictest is kept: fewer queries leave the base model.
     assert t == max(g for g in grid if balanced(g) == pytest.approx(value))
     assert t == pytest.approx(0.4)
+
+
+def write_zsre(root: Path, n: int = 16) -> list[dict]:
+    """zsRE records (MEND form) beside the fixture: a question, its rephrase, a locality question."""
+    rows = [{"subject": f"Work{i}", "src": f"Which show is Work{i} in?",
+             "rephrase": f"In which fictional work does Work{i} appear?", "alt": f"Show{i}",
+             "answers": [f"Old{i}"], "loc": f"nq question: how many moons does planet {i} have",
+             "loc_ans": "two"} for i in range(n)]
+    rows.append({"subject": "Nowhere", "src": "Which show is it in?", "rephrase": "Where?", "alt": "X",
+                 "answers": ["Y"], "loc": "nq question: q", "loc_ans": "a"})  # no subject: skipped
+    (root / "zsre").mkdir(parents=True, exist_ok=True)
+    (root / "zsre" / "zsre-dev.json").write_text(json.dumps(rows))
+    return rows
+
+
+def test_zsre_records_add_pairs_and_change_no_other_pair(tmp_path: Path) -> None:
+    root = write_fixture(tmp_path / "data")
+    without = data.build_pairs(root, seed=0)
+    write_zsre(root)
+    with_zsre = data.build_pairs(root, seed=0, zsre=True)
+    zsre = [p for p in with_zsre if p.source == "zsre"]
+    # The counterfactual model trains on the other pairs: adding zsRE must leave them as they were.
+    assert [p for p in with_zsre if p.source != "zsre"] == without
+    assert data.build_pairs(root, seed=0) == without  # zsre=False reads no zsRE record
+    assert {p.fact.subject for p in zsre} == {f"Work{i}" for i in range(16)}
+    by_kind = {k: [p for p in zsre if p.kind == k] for k in {p.kind for p in zsre}}
+    assert {q.query for q in by_kind[data.EDIT_PROMPT]} == {f"Which show is Work{i} in?" for i in range(16)}
+    # Rephrase against the stored question, and the question against the rephrase stored.
+    assert len(by_kind[data.QUESTION_FORM]) == 32
+    assert all(p.label == 1 for k in (data.EDIT_PROMPT, data.QUESTION_FORM) for p in by_kind[k])
+    for p in by_kind[data.SAME_SUBJECT]:
+        assert p.label == 0 and p.fact.subject in p.query and "show" not in p.query.lower()
+    for k in (data.OTHER_SUBJECT, data.UNRELATED):
+        assert by_kind[k] and all(p.label == 0 and p.fact.subject not in p.query for p in by_kind[k])
+    assert all(p.query.startswith("nq question") for p in by_kind[data.UNRELATED])
+
+
+def test_a_zsre_fold_left_out_is_never_trained_on(tmp_path: Path) -> None:
+    from kme_server.editing.serac.folds import Fold, fold_of
+
+    root = write_fixture(tmp_path / "data")
+    write_zsre(root)
+    held = Fold(1, 2)
+    subjects = {p.fact.subject for p in data.build_pairs(root, seed=0, zsre=held) if p.source == "zsre"}
+    expected = {f"Work{i}" for i in range(16) if fold_of(f"Work{i}", 2) == 0}
+    assert subjects == expected and 0 < len(subjects) < 16
+    # Without the file, "all" trains on the other sources; a fold asked for must exist.
+    bare = write_fixture(tmp_path / "bare")
+    assert data.build_pairs(bare, seed=0, zsre=True) == data.build_pairs(bare, seed=0)
+    with pytest.raises(FileNotFoundError):
+        data.build_pairs(bare, seed=0, zsre=held)
+
+
+def test_folds_follow_the_subject_and_parse_with_errors_that_name_the_field() -> None:
+    from kme_server.editing.serac.folds import Fold, fold_of
+    from kme_store.errors import FieldError
+
+    assert fold_of("Delta Serpentis", 2) == fold_of("  delta serpentis ", 2)  # normalized name
+    counts = [sum(fold_of(f"S{i}", 3) == k for i in range(300)) for k in range(3)]
+    assert all(70 < c < 130 for c in counts)  # a hash spreads subjects over the folds
+    assert Fold.parse("1/2") == Fold(1, 2) and str(Fold(1, 2)) == "1/2"
+    for bad in ("2/2", "1", "a/b", "0/1", "-1/2"):
+        with pytest.raises(FieldError, match="--fold"):
+            Fold.parse(bad, "--fold")
+
+
+def test_training_takes_every_zsre_pair_up_to_a_tenth() -> None:
+    from kme_server.editing.serac.train import _with_every_zsre
+
+    fact = Fact(subject="s", relation="r", object="o")
+    pairs = [data.ScopePair(f"q{i}", fact, 1, "k", f"g{i}", "zsre" if i < 30 else "counterfact") for i in range(500)]
+    taken = _with_every_zsre(pairs, 400, seed=0)
+    assert len(taken) == 400 and sum(p.source == "zsre" for p in taken) == 30
+    small = _with_every_zsre(pairs, 100, seed=0)
+    assert len(small) == 100 and sum(p.source == "zsre" for p in small) == 10
+    assert _with_every_zsre(pairs, 0, seed=0) == pairs

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 
 from kme_store.errors import FieldError
 
+from kme_server.editing.serac.folds import Fold
 from kme_server.evaluation import multi_hop, single_hop
 from kme_server.evaluation.backends import Backend, ClientBackend, LocalBackend
 from kme_server.evaluation.cases import load_cases, sample_cases, without_empty_targets
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma list of: none (no edits), facts (retrieved facts without demonstrations), "
                             "in_context, serac, auto (default: all the service serves)")
     group.add_argument("--no-scores", action="store_true", help="skip the probability metrics (Score calls)")
+    group.add_argument("--fold", metavar="K/N",
+                       help="store every record's edit, score only the records of fold K of N: the fold a "
+                            "cross-fitted scope classifier was trained without (bench/zsre_crossfit.sh)")
     group.add_argument("--one-at-a-time", action="store_true",
                        help="store each edit alone, evaluate it, delete it (default: all edits stored at once)")
     group = parser.add_argument_group("mquake (multi-hop)")
@@ -102,7 +106,8 @@ def _run_single_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict
         log.warning("set aside %d record(s) whose new target is empty (no edit to store): case ids %s",
                     len(skipped), ", ".join(c.case_id for c in skipped))
     settings = single_hop.EvalSettings(systems=tuple(s.strip() for s in args.systems.split(",") if s.strip()),
-                                       scores=not args.no_scores, one_at_a_time=args.one_at_a_time)
+                                       scores=not args.no_scores, one_at_a_time=args.one_at_a_time,
+                                       fold=Fold.parse(args.fold, "--fold") if args.fold else None)
     with _Backends(args).open() as (backend, about):
         report = single_hop.evaluate(cases, backend, settings)
     return {**_describe(args), **about, **report.to_json(),

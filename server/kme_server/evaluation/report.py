@@ -17,7 +17,10 @@ def single_hop_table(report: dict[str, Any]) -> str:
     systems: dict[str, Any] = report["systems"]
     shown = [(key, head) for key, head in _SINGLE if any(key in s["metrics"] for s in systems.values())]
     head = f"{'system':<11}" + "".join(f"{h:>8}" for _, h in shown) + f"{'s':>8}"
-    lines = [f"{report['dataset']} {report['file']}: {report['cases']} cases, edits stored {report['setting']}, "
+    scored = f"{report['cases']} cases"
+    if report.get("fold"):
+        scored += f" ({report['fold']}; {report.get('stored', '?')} edits stored)"
+    lines = [f"{report['dataset']} {report['file']}: {scored}, edits stored {report['setting']}, "
              f"{report.get('model', '')} ({report['backend']})", head, "-" * len(head)]
     for name, s in systems.items():
         cells = "".join(f"{_pct(s['metrics'].get(key)):>8}" for key, _ in shown)
@@ -25,6 +28,38 @@ def single_hop_table(report: dict[str, Any]) -> str:
     lines.append("none: no edit applied; facts: retrieved facts pasted without demonstrations; "
                  "P: probability form (P(new) > P(old); locality: P(own answer) > P(new))")
     return "\n".join(lines)
+
+
+def merge_folds(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The single-hop reports of folds 0..N-1 of one run (`kme eval --fold K/N`) as one report.
+
+    The folds partition the set, so a metric over the whole set is each fold's mean weighted by the
+    number of its cases that have the metric. Raises ValueError unless the reports are the N folds
+    of one dataset with the same edits stored.
+    """
+    folds = sorted(r.get("fold") or "" for r in reports)
+    n = len(reports)
+    if folds != [f"{k}/{n}" for k in range(n)]:
+        raise ValueError(f"need the reports of folds 0/{n} .. {n - 1}/{n}, got {folds}")
+    if len({(r["dataset"], r["file"], r["stored"]) for r in reports}) != 1:
+        raise ValueError("the reports are of different datasets, files or stored sets")
+    names = [s for s in reports[0]["systems"] if all(s in r["systems"] for r in reports)]
+    systems = {}
+    for name in names:
+        parts = [r["systems"][name] for r in reports]
+        counts: dict[str, int] = {}
+        sums: dict[str, float] = {}
+        for part in parts:
+            for metric, value in part["metrics"].items():
+                counts[metric] = counts.get(metric, 0) + part["counts"][metric]
+                sums[metric] = sums.get(metric, 0.0) + value * part["counts"][metric]
+        systems[name] = {"metrics": {m: sums[m] / counts[m] for m in sums}, "counts": counts,
+                         "seconds": sum(p["seconds"] for p in parts)}
+    first = reports[0]
+    return {**{k: first[k] for k in ("dataset", "file", "setting", "stored", "model", "backend") if k in first},
+            "cases": sum(r["cases"] for r in reports), "fold": f"all {n} folds, cross-fitted",
+            "scope_classifiers": [r.get("serac_dir", "") for r in sorted(reports, key=lambda r: r["fold"])],
+            "systems": systems}
 
 
 def multi_hop_table(report: dict[str, Any]) -> str:
@@ -41,4 +76,4 @@ def multi_hop_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["multi_hop_table", "single_hop_table"]
+__all__ = ["merge_folds", "multi_hop_table", "single_hop_table"]

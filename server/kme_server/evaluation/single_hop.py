@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from kme_server.editing.serac.folds import Fold
 from kme_server.evaluation.backends import Backend
 from kme_server.evaluation.cases import EditCase
 from kme_server.matching import contains
@@ -38,6 +39,9 @@ class EvalSettings:
     systems: tuple[str, ...] = SYSTEMS
     scores: bool = True  # the probability metrics (one Score call per prompt and system)
     one_at_a_time: bool = False  # store each edit alone, evaluate it, delete it
+    # Store every case's edit, ask and score only the cases of this fold: a classifier cross-fitted
+    # on the set is scored on the fold it never saw (editing/serac/folds.py).
+    fold: Fold | None = None
 
 
 @dataclass(slots=True)
@@ -52,14 +56,17 @@ class SystemResult:
 
 @dataclass(slots=True)
 class Report:
-    cases: int
+    cases: int  # the cases asked and scored
     systems: list[SystemResult]
     per_case: list[dict[str, Any]]
     setting: str  # "all at once" or "one at a time"
     seconds: float = 0.0
+    stored: int = 0  # the edits stored (all at once: every case's, also outside a fold)
+    fold: str = ""  # "K/N" when only one fold's cases were scored
 
     def to_json(self) -> dict[str, Any]:
-        return {"cases": self.cases, "setting": self.setting, "seconds": round(self.seconds, 1),
+        return {"cases": self.cases, "stored": self.stored, "fold": self.fold, "setting": self.setting,
+                "seconds": round(self.seconds, 1),
                 "systems": {s.system: {"metrics": s.metrics, "counts": s.counts, "seconds": round(s.seconds, 1)}
                             for s in self.systems}}
 
@@ -164,14 +171,17 @@ def evaluate(cases: Sequence[EditCase], backend: Backend, settings: EvalSettings
     skipped = [s for s in settings.systems if s not in systems]
     if skipped:
         say(f"not served here, skipped: {', '.join(skipped)}")
+    asked = [c for c in cases if settings.fold is None or settings.fold.holds(c.subject)]
+    if settings.fold is not None:
+        say(f"fold {settings.fold}: {len(asked)} of {len(cases)} cases asked, every edit stored")
     # Locality is judged against the answers of the untouched model, asked before any edit.
-    baseline = list(dict.fromkeys(_baseline_prompts(cases)))
+    baseline = list(dict.fromkeys(_baseline_prompts(asked)))
     before = dict(zip(baseline, backend.ask(baseline, "none")))
     say(f"{len(baseline)} locality answers before editing")
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in systems}
     seconds = {s: 0.0 for s in systems}
     if settings.one_at_a_time:
-        for case in cases:
+        for case in asked:
             ids = backend.add([case.edit])
             for system in systems:
                 start = time.perf_counter()
@@ -184,13 +194,14 @@ def evaluate(cases: Sequence[EditCase], backend: Backend, settings: EvalSettings
         say(f"stored {len(cases)} edits in {time.perf_counter() - start:.1f} s")
         for system in systems:
             start = time.perf_counter()
-            rows[system] = _run_system(system, cases, backend, before, settings.scores)
+            rows[system] = _run_system(system, asked, backend, before, settings.scores)
             seconds[system] = time.perf_counter() - start
-            say(f"{system}: {len(cases)} cases in {seconds[system]:.0f} s")
+            say(f"{system}: {len(asked)} cases in {seconds[system]:.0f} s")
     results = [_aggregate(s, rows[s], seconds[s]) for s in systems]
     per_case = [{"system": s, **r} for s in systems for r in rows[s]]
-    return Report(len(cases), results, per_case, "one at a time" if settings.one_at_a_time else "all at once",
-                  time.perf_counter() - began)
+    return Report(len(asked), results, per_case, "one at a time" if settings.one_at_a_time else "all at once",
+                  time.perf_counter() - began, stored=len(asked) if settings.one_at_a_time else len(cases),
+                  fold=str(settings.fold or ""))
 
 
 def _run_system(system: str, cases: Sequence[EditCase], backend: Backend, before: dict[str, str],

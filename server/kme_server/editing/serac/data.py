@@ -12,6 +12,8 @@ from typing import Iterable, Sequence
 
 from kme_store.facts import EditRequest, Fact, normalize_name
 
+from kme_server.editing.serac.folds import Fold
+
 log = logging.getLogger(__name__)
 
 # Kinds of pair. Positives: the query asks what the fact changes.
@@ -49,7 +51,7 @@ class ScopePair:
     label: int  # 1 in scope, 0 out of scope
     kind: str  # one of POSITIVE_KINDS or NEGATIVE_KINDS
     group: str  # the fact's normalized subject: the unit of the train/validation split
-    source: str  # "counterfact" or "scope-questions"
+    source: str  # "counterfact", "scope-questions" or "zsre"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,34 @@ def load_counterfact(path: Path) -> list[_Edit]:
     return edits
 
 
+@dataclass(frozen=True, slots=True)
+class ZsreRecord:
+    """A zsRE record as the store keeps its edit: the question and its new answer."""
+
+    edit: _Edit  # the fact, with the rephrased question as its one in-scope query
+    unrelated: str  # the record's locality question (Natural Questions): out of every edit's scope
+
+
+def load_zsre(path: Path, without: Fold | None = None) -> list[ZsreRecord]:
+    """zsRE records (MEND form) whose question and rephrase both name the subject.
+
+    `without`: leave out the records of that fold (folds.py: cross-fitted evaluation). A record's
+    relation key is its own question template: zsRE names no relation, and two records' questions
+    seldom ask alike, so no zsRE record serves as another's same-relation negative.
+    """
+    records = []
+    for r in json.loads(Path(path).read_text()):
+        subject, src, rephrase = r.get("subject", ""), r.get("src", ""), r.get("rephrase", "")
+        if not (subject and r.get("alt", "").strip()) or subject not in src or subject not in rephrase:
+            continue
+        if without is not None and without.holds(subject):
+            continue
+        fact = EditRequest(prompt=src, subject=subject, target_new=r["alt"]).to_fact()
+        records.append(ZsreRecord(_Edit(fact, "zsre:" + (_template(src, subject) or src), (rephrase,), "zsre"),
+                                  r.get("loc", "")))
+    return records
+
+
 def _counterfact_locality(path: Path) -> dict[tuple[str, str], str]:
     rows = json.loads(Path(path).read_text())
     return {(r["subject"], r["prompt"]): r["locality_prompt"] for r in rows}
@@ -203,8 +233,15 @@ class PairBuilder:
 
     def __init__(self, counterfact: list[_Edit], locality: dict[tuple[str, str], str],
                  scope_questions: list[_Edit], seed: int = 0,
-                 phrasings: dict[str, RelationPhrasing] | None = None, label_form: float = 0.5) -> None:
+                 phrasings: dict[str, RelationPhrasing] | None = None, label_form: float = 0.5,
+                 zsre: Sequence[ZsreRecord] = ()) -> None:
         self.rng = random.Random(seed)
+        # zsRE's pairs draw from their own generator, so that adding them leaves every other
+        # pair as it was (the counterfactual model trains on those and not on zsRE).
+        self.zsre_rng = random.Random(seed + 1)
+        self.zsre = list(zsre)
+        # Subjects to swap into a zsRE question (an other-subject negative): zsRE's and CounterFact's.
+        self.zsre_subjects = [z.edit.fact.subject for z in self.zsre] + [e.fact.subject for e in counterfact]
         self.phrasings = dict(phrasings or {})
         self.label_form = label_form
         self.cf = counterfact
@@ -240,20 +277,25 @@ class PairBuilder:
         self.words = {rel: set().union(*(_content_words(t) for t in ts)) for rel, ts in self.cf_templates.items()}
         for e in scope_questions:
             self.words[e.relation] = _content_words(e.fact.template or "")
+        for z in self.zsre:
+            e = z.edit
+            self.words[e.relation] = _content_words(e.fact.template or "") | _content_words(
+                _template(e.queries[0], e.fact.subject) or "")
 
-    def _other_relation_template(self, edit: _Edit) -> str | None:
+    def _other_relation_template(self, edit: _Edit, rng: random.Random | None = None) -> str | None:
         """A template of a relation that surely differs from the edit's, cloze or question form."""
-        pool = self.cf_templates if self.rng.random() < 0.5 else self.sq_templates
+        rng = rng or self.rng
+        pool = self.cf_templates if rng.random() < 0.5 else self.sq_templates
         for _ in range(20):
-            rel = self.rng.choice(list(pool))
+            rel = rng.choice(list(pool))
             if rel == edit.relation:
                 continue
-            # Across the two sources relation keys differ; a shared content word ("citizen",
-            # "born") means they may be the same relation, so the template is not used.
-            if edit.source == "scope-questions" or pool is self.sq_templates:
+            # Across the sources relation keys differ; a shared content word ("citizen", "born")
+            # means they may be the same relation, so the template is not used.
+            if edit.source != "counterfact" or pool is self.sq_templates:
                 if self.words.get(rel, set()) & self.words.get(edit.relation, set()):
                     continue
-            template = self.rng.choice(pool[rel])
+            template = rng.choice(pool[rel])
             # CounterFact counts "X is known for" as a rephrase of many relations, and its loose
             # rephrasings of this relation are in scope by its own labels.
             if template in self.loose.get(edit.relation, set()) or _VAGUE.search(template):
@@ -382,6 +424,31 @@ class PairBuilder:
         fact = Fact(subject=f.subject, relation=phrasing.label, object=f.object, relation_id=f.relation_id)
         return _Edit(fact, edit.relation, edit.queries, edit.source)
 
+    def zsre_pairs(self, record: ZsreRecord) -> list[ScopePair]:
+        """A zsRE record: its question and its rephrase in scope of the stored question, each way
+        round; out of scope: another relation of the subject, the rephrase about another subject,
+        and the record's locality question."""
+        e, rng = record.edit, self.zsre_rng
+        f, group, rephrase = e.fact, normalize_name(e.fact.subject), e.queries[0]
+        out = [ScopePair(f.template.format(f.subject), f, 1, EDIT_PROMPT, group, e.source),
+               ScopePair(rephrase, f, 1, QUESTION_FORM, group, e.source)]
+        # The user may have stored the rephrased question and ask the original one.
+        asked = _template(rephrase, f.subject)
+        if asked:
+            flipped = Fact(subject=f.subject, relation=f.relation, object=f.object, template=asked)
+            out.append(ScopePair(f.template.format(f.subject), flipped, 1, QUESTION_FORM, group, e.source))
+        for _ in range(2):
+            template = self._other_relation_template(e, rng)
+            if template:
+                out.append(ScopePair(template.format(f.subject), f, 0, SAME_SUBJECT, group, e.source))
+        other = rng.choice(self.zsre_subjects)
+        swapped = rng.choice([rephrase, f.template.format(f.subject)]).replace(f.subject, other)
+        if normalize_name(other) != group and f.subject not in swapped:
+            out.append(ScopePair(swapped, f, 0, OTHER_SUBJECT, group, e.source))
+        if record.unrelated and f.subject not in record.unrelated:
+            out.append(ScopePair(record.unrelated, f, 0, UNRELATED, group, e.source))
+        return out
+
     def build(self) -> list[ScopePair]:
         pairs = []
         for e in self.cf:
@@ -390,22 +457,33 @@ class PairBuilder:
             if self.rng.random() < self.label_form:
                 e = self._in_label_form(e)
             pairs += self.scope_question_pairs(e)
+        for z in self.zsre:
+            pairs += self.zsre_pairs(z)
         return pairs
 
 
-def build_pairs(data_dir: Path, seed: int = 0) -> list[ScopePair]:
-    """All training pairs from counterfact-train and scope-questions under `data_dir`.
+def build_pairs(data_dir: Path, seed: int = 0, zsre: Fold | bool = False) -> list[ScopePair]:
+    """All training pairs from counterfact-train and scope-questions under `data_dir`, and with
+    `zsre`, from zsre-dev: True for every record, a Fold for every record outside that fold.
 
-    Never reads counterfact-val or zsre-dev: they are the evaluation sets.
+    Never reads counterfact-val. zsre-dev is also evaluated: its benchmark scores each fold with a
+    classifier trained without it (folds.py). Without zsRE the pairs are exactly those of the
+    other two sources: adding zsRE changes none of them.
     """
     data_dir = Path(data_dir)
+    records = []
+    zsre_path = data_dir / "zsre" / "zsre-dev.json"
+    if isinstance(zsre, Fold) or (zsre and zsre_path.is_file()):
+        records = load_zsre(zsre_path, zsre if isinstance(zsre, Fold) else None)
+    elif zsre:
+        log.warning("no %s: the classifier trains without zsRE's questions", zsre_path)
     cf_path = data_dir / "counterfact" / "counterfact-train.json"
     cloze = json.loads((data_dir / "mquake" / "cloze_templates.json").read_text())
     labels = data_dir / "wikidata" / "relation-labels.json"
     phrasings = relation_phrasings(data_dir / "mquake", labels if labels.is_file() else None)
     builder = PairBuilder(load_counterfact(cf_path), _counterfact_locality(cf_path),
                           load_scope_questions(data_dir / "mquake" / "scope-questions.json", cloze), seed,
-                          phrasings)
+                          phrasings, zsre=records)
     pairs = builder.build()
     log.info("built %d pairs: %s", len(pairs), dict(sorted(Counter(p.kind for p in pairs).items())))
     return pairs

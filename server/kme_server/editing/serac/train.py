@@ -13,7 +13,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from kme_store.errors import FieldError
+
 from kme_server.editing.serac.data import ScopePair, build_pairs, composition, sample, split_pairs
+from kme_server.editing.serac.folds import Fold
 from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
 from kme_server.editing.serac.scope import (ScopeClassifier, ScopeSettings, choose_threshold_by_kind,
                                             fact_text, metrics_at)
@@ -38,6 +41,15 @@ class TrainSettings:
     freeze_layers: int = 2  # lowest encoder layers kept as pretrained: saves their backward pass
     threads: int = 2  # torch CPU threads; the machine is shared
     log_every: int = 25  # steps between progress lines
+    # zsre-dev's records: "all", "none", or "K/N": all but fold K of N (cross-fitted evaluation).
+    # They are scarce (one in fifty pairs) and alone in their question style, so every one of them
+    # is taken (up to a tenth of the pairs); the others are sampled to fill train_pairs, val_pairs.
+    zsre: str = "all"
+
+    def zsre_source(self) -> Fold | bool:
+        if self.zsre in ("all", "none"):
+            return self.zsre == "all"
+        return Fold.parse(self.zsre, "zsre")
 
 
 QUICK = TrainSettings(train_pairs=320, val_pairs=240, log_every=5)
@@ -100,16 +112,26 @@ def evaluate(model: ScopeClassifier, pairs: Sequence[ScopePair]) -> tuple[float,
                        "at_0.5": metrics_at(probs, labels, 0.5)}
 
 
+def _with_every_zsre(pairs: Sequence[ScopePair], n: int, seed: int) -> list[ScopePair]:
+    """Every zsRE pair (up to a tenth of `n`, which a small run needs), and a seeded sample of the
+    others to make `n` (TrainSettings.zsre)."""
+    if n <= 0:
+        return list(pairs)
+    zsre = sample([p for p in pairs if p.source == "zsre"], n // 10, seed) if n >= 10 else []
+    others = [p for p in pairs if p.source != "zsre"]
+    return zsre + sample(others, n - len(zsre), seed)
+
+
 def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path | None = None) -> dict:
     """The whole command: pairs, split, fine-tuning, threshold, save. Returns the metrics."""
     torch.set_num_threads(settings.threads)
     random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     started = time.monotonic()
-    pairs = build_pairs(data_dir, seed=settings.seed)
+    pairs = build_pairs(data_dir, seed=settings.seed, zsre=settings.zsre_source())
     train_all, val_all = split_pairs(pairs, settings.val_fraction, settings.seed)
-    train = sample(train_all, settings.train_pairs, settings.seed)
-    val = sample(val_all, settings.val_pairs, settings.seed + 1)
+    train = _with_every_zsre(train_all, settings.train_pairs, settings.seed)
+    val = _with_every_zsre(val_all, settings.val_pairs, settings.seed + 1)
     log.info("train %d of %d pairs %s; validation %d of %d", len(train), len(train_all), composition(train),
              len(val), len(val_all))
     if encoder is None:
@@ -124,7 +146,8 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
     metrics = {"validation": metrics, "train_composition": composition(train),
                "validation_composition": composition(val), "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
                "train_settings": asdict(settings), "seconds": time.monotonic() - started,
-               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]}
+               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
+               + ([f"zsre/zsre-dev.json ({settings.zsre})"] if settings.zsre != "none" else [])}
     model.save(out, extra={"threshold_objective": "worst_kind_accuracy", "train_settings": asdict(settings)})
     (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
     log.info("threshold %.2f: %s", threshold, {k: round(v, 4) for k, v in metrics["validation"].items()
@@ -140,10 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a tiny run (about a minute) for CI")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--encoder", help="pretrained encoder directory (default: all-MiniLM-L6-v2)")
+    ap.add_argument("--zsre", default="all",
+                    help='zsre-dev records to train on: "all" (the service\'s classifier), "none", or "K/N": '
+                         'all but fold K of N, for a cross-fitted benchmark (bench/zsre_crossfit.sh)')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = QUICK if args.quick else TrainSettings()
-    settings = TrainSettings(**{**asdict(base), "seed": args.seed})
+    settings = TrainSettings(**{**asdict(base), "seed": args.seed, "zsre": args.zsre})
+    try:
+        settings.zsre_source()  # a bad --zsre fails here, before minutes of pair building
+    except FieldError as error:
+        ap.error(f"--{error}")
     run(args.data_dir, args.out, settings, args.encoder)
     return 0
 
