@@ -7,6 +7,10 @@ same relation) and a same-subject probe on another relation, built exactly as th
 
     python bench/scope_eval.py --model .cache/serac --data-dir ../shared/data
     python bench/scope_eval.py --model .cache/serac --data-dir ../shared/data --bi-encoder-baseline
+    python bench/scope_eval.py --model .cache/serac-zsre-fold0 --data-dir ../shared/data --zsre-fold 0/2
+
+The service's classifier trains on zsre-dev: its zsRE row here is training data. A classifier
+trained without fold K (`train --zsre K/2`) is measured on that fold alone with --zsre-fold K/2.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from kme_store.facts import EditRequest, Fact
 
+from kme_server.editing.serac.folds import Fold
 from kme_server.evaluation.cases import subject_probe
 
 log = logging.getLogger("scope_eval")
@@ -99,6 +104,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="torch device of the models")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--zsre-fold", metavar="K/N", help="measure zsre-dev on the records of this fold only")
     ap.add_argument("--bi-encoder-baseline", type=int, nargs="?", const=1000, default=0,
                     help="instead: balanced accuracy of an untrained bi-encoder on N validation pairs")
     args = ap.parse_args()
@@ -120,6 +126,9 @@ def main() -> int:
     results = {}
     for name, fields in SETS.items():
         rows = json.loads((args.data_dir / fields[0]).read_text())
+        if name == "zsre-dev" and args.zsre_fold:
+            fold = Fold.parse(args.zsre_fold, "--zsre-fold")
+            rows = [r for r in rows if fold.holds(r["subject"])]
         if args.limit and args.limit < len(rows):
             rows = random.Random(args.seed).sample(rows, args.limit)
         started = time.monotonic()
