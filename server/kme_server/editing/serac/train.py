@@ -147,7 +147,8 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
                "validation_composition": composition(val), "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
                "train_settings": asdict(settings), "seconds": time.monotonic() - started,
                "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
-               + ([f"zsre/zsre-dev.json ({settings.zsre})"] if settings.zsre != "none" else [])}
+               + ([f"zsre/zsre-dev.json ({'every record' if settings.zsre == 'all' else 'all but fold ' + settings.zsre})"]
+                  if settings.zsre != "none" else [])}
     model.save(out, extra={"threshold_objective": "worst_kind_accuracy", "train_settings": asdict(settings)})
     (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
     log.info("threshold %.2f: %s", threshold, {k: round(v, 4) for k, v in metrics["validation"].items()
