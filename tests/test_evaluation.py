@@ -333,3 +333,20 @@ def test_cli_names_the_bad_line_and_exits_2(tmp_path: Path, capsys: pytest.Captu
     good.write_text(json.dumps(_cf_rows(2)))
     assert main(["counterfact", str(good), "--fold", "2/2"]) == 2
     assert "--fold: '2/2': need N >= 2 and 0 <= K < N" in capsys.readouterr().err
+
+
+def test_eval_warns_when_the_classifier_trained_on_the_evaluated_records(tmp_path: Path) -> None:
+    from kme_server.evaluation.cli import training_overlap
+
+    serac = tmp_path / "serac"
+    serac.mkdir()
+    data = tmp_path / "zsre-dev.json"
+    (serac / "metrics.json").write_text(json.dumps({"sources": ["counterfact/counterfact-train.json",
+                                                                 "zsre/zsre-dev.json (every record)"]}))
+    assert "trained on zsre/zsre-dev.json (every record)" in training_overlap(serac, data, None)
+    assert training_overlap(serac, data, "0/2") is not None  # every record includes fold 0
+    assert training_overlap(serac, tmp_path / "counterfact-val.json", None) is None
+    (serac / "metrics.json").write_text(json.dumps({"sources": ["zsre/zsre-dev.json (all but fold 1/2)"]}))
+    assert training_overlap(serac, data, "1/2") is None  # the fold it never saw
+    assert training_overlap(serac, data, "0/2") is not None and training_overlap(serac, data, None) is not None
+    assert training_overlap(tmp_path / "absent", data, None) is None and training_overlap(None, data, None) is None

@@ -109,9 +109,32 @@ def _run_single_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict
                                        scores=not args.no_scores, one_at_a_time=args.one_at_a_time,
                                        fold=Fold.parse(args.fold, "--fold") if args.fold else None)
     with _Backends(args).open() as (backend, about):
+        warning = training_overlap(Path(about["serac_dir"]) if about.get("serac_dir") else None, args.file, args.fold)
+        if warning:
+            log.warning("%s", warning)
         report = single_hop.evaluate(cases, backend, settings)
-    return {**_describe(args), **about, **report.to_json(),
+    return {**_describe(args), **about, **report.to_json(), "training_overlap": warning or "",
             "set_aside_empty_target": [c.case_id for c in skipped]}, report.per_case
+
+
+def training_overlap(serac_dir: Path | None, evaluated: Path, fold: str | None) -> str | None:
+    """A warning when the scope classifier in `serac_dir` trained on the records being evaluated.
+
+    The training run lists its sources in metrics.json ("zsre/zsre-dev.json (every record)", or
+    "(all but fold K/N)" for a cross-fitted one); scores on records it trained on are not a test.
+    """
+    try:
+        sources = json.loads((serac_dir / "metrics.json").read_text())["sources"] if serac_dir else []
+    except (OSError, ValueError, KeyError):
+        return None
+    for source in sources:
+        name, _, which = source.partition(" (")
+        if Path(name).name != evaluated.name or (fold and which.rstrip(")") == f"all but fold {fold}"):
+            continue
+        return (f"the scope classifier in {serac_dir} trained on {source}: these scores are on its training "
+                f"records; score each fold with a classifier trained without it (--fold K/N, "
+                f"bench/run_quality.sh zsre-crossfit)")
+    return None
 
 
 def _run_multi_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
