@@ -222,3 +222,27 @@ def test_a_cloze_completion_without_the_edits_object_counts_as_abstaining() -> N
     plan = a.edit_plan("The Eiffel Tower is located in the district", aliased)
     assert plan.expects == ("Trastevere", "Rome's Trastevere")
     assert a.ask_many(["The Eiffel Tower is located in the district"], Mode.AUTO)[0].answer == "the base answer"
+
+
+class RejectAll(FakeClassifier):
+    def best(self, query: str, facts: Sequence[Fact]) -> ScopeMatch | None:
+        self.calls.append((query, list(facts)))
+        return ScopeMatch(facts[0], 0.01, False) if facts else None
+
+
+@pytest.mark.parametrize("mode", [Mode.SERAC, Mode.AUTO])
+def test_an_edits_own_prompt_is_in_its_scope_whatever_the_classifier_says(mode: Mode) -> None:
+    from kme_server.editing.serac.route import asked_as_edited
+
+    a = _answerer(facts=(EIFFEL, DESIGNED))
+    classifier = RejectAll()
+    install_serac(a, classifier)
+    # The user asks exactly what they edited (case and punctuation aside): no classifier is asked.
+    result = a.ask("eiffel tower was designed by:", mode)
+    assert result.mode is Mode.SERAC and result.facts == [DESIGNED]
+    assert classifier.calls == []
+    # Anything else is the classifier's to decide.
+    assert a.ask("Eiffel Tower was designed by the architect", mode).mode is Mode.NONE
+    assert len(classifier.calls) == 1
+    assert asked_as_edited("Eiffel Tower was designed by", [Fact(subject="Eiffel Tower", relation="designer",
+                                                                  object="X")]) is None  # no template, no prompt
