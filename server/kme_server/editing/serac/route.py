@@ -29,7 +29,7 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
     """Serve SERAC with the scope classifier, and let AUTO route single-hop questions through it.
 
     SERAC retrieves facts and asks the classifier which one, if any, the question is in the scope
-    of. In scope: the counterfactual model, here the base model prompted with that one edit
+    of (a question that repeats an edit's own prompt is in its scope without asking). In scope: the counterfactual model, here the base model prompted with that one edit
     (Answerer.edit_plan; Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so that a question
     no edit governs gets exactly the base answer.
 
