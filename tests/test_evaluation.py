@@ -341,12 +341,20 @@ def test_eval_warns_when_the_classifier_trained_on_the_evaluated_records(tmp_pat
     serac = tmp_path / "serac"
     serac.mkdir()
     data = tmp_path / "zsre-dev.json"
-    (serac / "metrics.json").write_text(json.dumps({"sources": ["counterfact/counterfact-train.json",
-                                                                 "zsre/zsre-dev.json (every record)"]}))
+
+    def trained(zsre: str | None) -> None:
+        settings = {"seed": 0} if zsre is None else {"seed": 0, "zsre": zsre}
+        (serac / "metrics.json").write_text(json.dumps({"train_settings": settings}))
+
+    trained("all")
     assert "trained on zsre/zsre-dev.json (every record)" in training_overlap(serac, data, None)
     assert training_overlap(serac, data, "0/2") is not None  # every record includes fold 0
     assert training_overlap(serac, tmp_path / "counterfact-val.json", None) is None
-    (serac / "metrics.json").write_text(json.dumps({"sources": ["zsre/zsre-dev.json (all but fold 1/2)"]}))
+    trained("1/2")  # all but fold 1 of 2
     assert training_overlap(serac, data, "1/2") is None  # the fold it never saw
-    assert training_overlap(serac, data, "0/2") is not None and training_overlap(serac, data, None) is not None
+    assert "(all records but fold 1/2)" in training_overlap(serac, data, "0/2")
+    assert training_overlap(serac, data, None) is not None
+    for without_zsre in ("none", None):  # a classifier trained before zsRE was a source
+        trained(without_zsre)
+        assert training_overlap(serac, data, None) is None
     assert training_overlap(tmp_path / "absent", data, None) is None and training_overlap(None, data, None) is None

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 
 from kme_store.errors import FieldError
 
+from kme_server.editing.serac.data import ZSRE_DEV
 from kme_server.editing.serac.folds import Fold
 from kme_server.evaluation import multi_hop, single_hop
 from kme_server.evaluation.backends import Backend, ClientBackend, LocalBackend
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--no-scores", action="store_true", help="skip the probability metrics (Score calls)")
     group.add_argument("--fold", metavar="K/N",
                        help="store every record's edit, score only the records of fold K of N: the fold a "
-                            "cross-fitted scope classifier was trained without (bench/zsre_crossfit.sh)")
+                            "cross-fitted scope classifier was trained without (bench/run_quality.sh zsre-crossfit)")
     group.add_argument("--one-at-a-time", action="store_true",
                        help="store each edit alone, evaluate it, delete it (default: all edits stored at once)")
     group = parser.add_argument_group("mquake (multi-hop)")
@@ -120,21 +121,21 @@ def _run_single_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict
 def training_overlap(serac_dir: Path | None, evaluated: Path, fold: str | None) -> str | None:
     """A warning when the scope classifier in `serac_dir` trained on the records being evaluated.
 
-    The training run lists its sources in metrics.json ("zsre/zsre-dev.json (every record)", or
-    "(all but fold K/N)" for a cross-fitted one); scores on records it trained on are not a test.
+    zsre-dev is the one evaluation set the classifier may train on; its training settings (in
+    metrics.json) say which records: "all", "none", or "K/N" for all but that fold.
     """
-    try:
-        sources = json.loads((serac_dir / "metrics.json").read_text())["sources"] if serac_dir else []
-    except (OSError, ValueError, KeyError):
+    if serac_dir is None or evaluated.name != ZSRE_DEV.name:
         return None
-    for source in sources:
-        name, _, which = source.partition(" (")
-        if Path(name).name != evaluated.name or (fold and which.rstrip(")") == f"all but fold {fold}"):
-            continue
-        return (f"the scope classifier in {serac_dir} trained on {source}: these scores are on its training "
-                f"records; score each fold with a classifier trained without it (--fold K/N, "
-                f"bench/run_quality.sh zsre-crossfit)")
-    return None
+    try:
+        trained = json.loads((serac_dir / "metrics.json").read_text())["train_settings"].get("zsre", "none")
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    if trained == "none" or (fold is not None and trained == fold):
+        return None
+    which = "every record" if trained == "all" else f"all records but fold {trained}"
+    return (f"the scope classifier in {serac_dir} trained on {ZSRE_DEV.as_posix()} ({which}): these scores are "
+            f"on its training records; score each fold with a classifier trained without it (--fold K/N, "
+            f"bench/run_quality.sh zsre-crossfit)")
 
 
 def _run_multi_hop(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -16,6 +16,9 @@ from kme_server.editing.serac.folds import Fold
 
 log = logging.getLogger(__name__)
 
+# zsRE's records under the data directory: a training source that is also an evaluation set.
+ZSRE_DEV = Path("zsre") / "zsre-dev.json"
+
 # Kinds of pair. Positives: the query asks what the fact changes.
 EDIT_PROMPT = "edit_prompt"  # the edit's own prompt
 REPHRASE = "rephrase"  # CounterFact's rephrase_prompt (often loose: "X is known for")
@@ -472,7 +475,7 @@ def build_pairs(data_dir: Path, seed: int = 0, zsre: Fold | bool = False) -> lis
     """
     data_dir = Path(data_dir)
     records = []
-    zsre_path = data_dir / "zsre" / "zsre-dev.json"
+    zsre_path = data_dir / ZSRE_DEV
     if isinstance(zsre, Fold) or (zsre and zsre_path.is_file()):
         records = load_zsre(zsre_path, zsre if isinstance(zsre, Fold) else None)
     elif zsre:

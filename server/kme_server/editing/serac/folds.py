@@ -4,7 +4,7 @@ zsRE's development records are both a training source of the scope classifier (t
 its question style and its relations) and an evaluation set. A classifier that has seen a record's
 rephrase cannot be scored on it, so the benchmark cross-fits: the records are split into folds by
 subject, a classifier is trained without each fold, and each fold is scored by the classifier that
-never saw it (`kme eval zsre --fold K/N`, bench/zsre_crossfit.sh). The classifier the service
+never saw it (`kme eval zsre --fold K/N`, `bench/run_quality.sh zsre-crossfit`). The classifier the service
 ships is trained on every record.
 
 The fold depends on the subject alone (a hash, not the record's position), so that training and

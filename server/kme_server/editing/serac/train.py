@@ -15,7 +15,7 @@ import torch
 
 from kme_store.errors import FieldError
 
-from kme_server.editing.serac.data import ScopePair, build_pairs, composition, sample, split_pairs
+from kme_server.editing.serac.data import ZSRE_DEV, ScopePair, build_pairs, composition, sample, split_pairs
 from kme_server.editing.serac.folds import Fold
 from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
 from kme_server.editing.serac.scope import (ScopeClassifier, ScopeSettings, choose_threshold_by_kind,
@@ -147,7 +147,7 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
                "validation_composition": composition(val), "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
                "train_settings": asdict(settings), "seconds": time.monotonic() - started,
                "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
-               + ([f"zsre/zsre-dev.json ({'every record' if settings.zsre == 'all' else 'all but fold ' + settings.zsre})"]
+               + ([f"{ZSRE_DEV.as_posix()} ({'every record' if settings.zsre == 'all' else 'all but fold ' + settings.zsre})"]
                   if settings.zsre != "none" else [])}
     model.save(out, extra={"threshold_objective": "worst_kind_accuracy", "train_settings": asdict(settings)})
     (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", help="pretrained encoder directory (default: all-MiniLM-L6-v2)")
     ap.add_argument("--zsre", default="all",
                     help='zsre-dev records to train on: "all" (the service\'s classifier), "none", or "K/N": '
-                         'all but fold K of N, for a cross-fitted benchmark (bench/zsre_crossfit.sh)')
+                         'all but fold K of N, for a cross-fitted benchmark (bench/run_quality.sh zsre-crossfit)')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = QUICK if args.quick else TrainSettings()
