@@ -48,11 +48,12 @@ $(SERAC_DIR)/scope.json: $(SERAC_SOURCES) | $(VENV)/.installed
 COUNTERFACTUAL_SOURCES := $(wildcard server/kme_server/editing/serac/data.py \
                                      server/kme_server/editing/serac/counterfactual.py \
                                      server/kme_server/editing/serac/prompt.py \
-                                     server/kme_server/editing/serac/schedule.py)
+                                     server/kme_server/editing/serac/schedule.py \
+                                     server/kme_server/editing/serac/folds.py)
 $(SERAC_DIR)/counterfactual/kme-counterfactual.json: $(COUNTERFACTUAL_SOURCES) | $(VENV)/.installed
 	@if [ -d $(DATA)/counterfact ]; then \
 	  $(PY) -m kme_server.editing.serac.counterfactual --data-dir $(DATA) --out $(SERAC_DIR)/counterfactual \
-	    --base gemma3-270m --cache-dir $(MODEL_CACHE) --seed 0; \
+	    --base gemma3-270m --cache-dir $(MODEL_CACHE) --seed 0 --zsre all; \
 	else echo "no training data in $(DATA): no counterfactual model, SERAC's in-scope questions go to the base model"; fi
 
 # The first-run demo: a real server on a fresh store, example facts, answers before and after.

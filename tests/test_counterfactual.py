@@ -9,8 +9,9 @@ import torch
 from kme_store.facts import Fact
 
 from kme_server.editing.serac.counterfactual import (CounterfactualSettings, Example, _batch, abstentions_from,
-                                                     answer_loss, examples_from, is_trained, train)
-from kme_server.editing.serac.data import EDIT_PROMPT, OTHER_SUBJECT, REPHRASE, SAME_SUBJECT, UNRELATED, ScopePair
+                                                     answer_loss, chosen, examples_from, is_trained, train)
+from kme_server.editing.serac.data import (EDIT_PROMPT, OTHER_SUBJECT, REPHRASE, SAME_SUBJECT, UNRELATED, ScopePair,
+                                           sample)
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
 from test_models import _byte_tokenizer, _tiny_model
 
@@ -99,3 +100,13 @@ def test_the_engine_loads_the_counterfactual_model_only_where_serac_can_use_it(t
     assert loaded is not None and loaded.name == "counterfactual"
     (model_dir / "kme-counterfactual.json").unlink()
     assert load_counterfactual(settings()) is None  # an unfinished training run
+
+
+def test_zsre_examples_come_on_top_of_the_other_sources_which_stay_as_without_zsre() -> None:
+    other = [ScopePair(f"q{i}", DARRIEUX, 1, REPHRASE, f"g{i}", "counterfact") for i in range(300)]
+    zsre = [ScopePair(f"z{i}", DARRIEUX, 1, EDIT_PROMPT, f"z{i}", "zsre") for i in range(80)]
+    settings = CounterfactualSettings(zsre_share=0.2)
+    taken = chosen(other + zsre, 100, settings, seed=4)
+    assert taken[:100] == sample(other, 100, seed=4) == chosen(other, 100, settings, seed=4)
+    assert len(taken) == 120 and all(p.source == "zsre" for p in taken[100:])  # at most a fifth of 100
+    assert len(chosen(other + zsre[:7], 100, settings, seed=4)) == 107  # fewer than that: every one

@@ -260,13 +260,26 @@ def test_folds_follow_the_subject_and_parse_with_errors_that_name_the_field() ->
             Fold.parse(bad, "--fold")
 
 
-def test_training_takes_every_zsre_pair_up_to_a_tenth() -> None:
-    from kme_server.editing.serac.train import _with_every_zsre
+def test_training_takes_every_zsre_pair_up_to_a_cap() -> None:
+    from kme_server.editing.serac.data import sample, with_every_zsre
 
     fact = Fact(subject="s", relation="r", object="o")
     pairs = [data.ScopePair(f"q{i}", fact, 1, "k", f"g{i}", "zsre" if i < 30 else "counterfact") for i in range(500)]
-    taken = _with_every_zsre(pairs, 400, seed=0)
+    taken = with_every_zsre(pairs, 400, 40, seed=0)
     assert len(taken) == 400 and sum(p.source == "zsre" for p in taken) == 30
-    small = _with_every_zsre(pairs, 100, seed=0)
+    small = with_every_zsre(pairs, 100, 10, seed=0)
     assert len(small) == 100 and sum(p.source == "zsre" for p in small) == 10
-    assert _with_every_zsre(pairs, 0, seed=0) == pairs
+    assert with_every_zsre(pairs, 0, 10, seed=0) == pairs
+    # Without zsRE pairs it is the plain sample: a trainer that reads no zsRE trains as before.
+    others = pairs[30:]
+    assert with_every_zsre(others, 100, 20, seed=3) == sample(others, 100, seed=3)
+
+
+def test_a_trainers_zsre_setting_names_the_field_when_bad() -> None:
+    from kme_server.editing.serac.folds import Fold, records_to_train
+    from kme_store.errors import FieldError
+
+    assert records_to_train("all") is True and records_to_train("none") is False
+    assert records_to_train("1/2") == Fold(1, 2)
+    with pytest.raises(FieldError, match="--zsre"):
+        records_to_train("some", "--zsre")

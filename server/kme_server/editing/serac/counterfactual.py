@@ -39,8 +39,11 @@ from typing import Callable, Sequence
 
 import torch
 
-from kme_server.editing.serac.data import (OTHER_SUBJECT, SAME_SUBJECT, THROUGH_OBJECT, ScopePair, build_pairs,
-                                           sample, split_pairs)
+from kme_store.errors import FieldError
+
+from kme_server.editing.serac.data import (OTHER_SUBJECT, SAME_SUBJECT, THROUGH_OBJECT, ZSRE_DEV, ScopePair,
+                                           build_pairs, sample, split_pairs)
+from kme_server.editing.serac.folds import Fold, records_to_train
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
 from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
 
@@ -72,6 +75,20 @@ class CounterfactualSettings:
     warmup: float = 0.05
     threads: int = 2
     log_every: int = 25
+    # zsre-dev's records, as the scope classifier's (train.TrainSettings.zsre): "all", "none", or
+    # "K/N" for all but fold K (the cross-fitted benchmark). Their questions ("Which river is the
+    # mouth of X?") are a style no other source has: without them the model abstained on 22 zsRE
+    # rephrasings that the classifier had rightly let through. Every zsRE pair is taken, up to
+    # this share of `examples` (of `negatives`), on top of them: the other sources' examples stay
+    # those of a run without zsRE, so what zsRE adds is all that changes (about +3 minutes).
+    zsre: str = "all"
+    zsre_share: float = 0.2
+
+    def zsre_source(self) -> Fold | bool:
+        return records_to_train(self.zsre)
+
+    def zsre_cap(self, n: int) -> int:
+        return int(n * self.zsre_share)
 
 
 QUICK = CounterfactualSettings(examples=16, negatives=8, val_examples=8, log_every=1)
@@ -80,15 +97,30 @@ QUICK = CounterfactualSettings(examples=16, negatives=8, val_examples=8, log_eve
 HARD_NEGATIVES = (SAME_SUBJECT, OTHER_SUBJECT, THROUGH_OBJECT)
 
 
+def in_scope(pairs: Sequence[ScopePair]) -> list[ScopePair]:
+    return [p for p in pairs if p.label == 1]
+
+
+def hard_negatives(pairs: Sequence[ScopePair]) -> list[ScopePair]:
+    return [p for p in pairs if p.label == 0 and p.kind in HARD_NEGATIVES]
+
+
 def examples_from(pairs: Sequence[ScopePair]) -> list[Example]:
     """The in-scope pairs as (prompt, the edit's object): a question in an edit's scope asks for it."""
-    return [Example(edit_prompt(p.query, p.fact.sentence()), p.fact.object) for p in pairs if p.label == 1]
+    return [Example(edit_prompt(p.query, p.fact.sentence()), p.fact.object) for p in in_scope(pairs)]
 
 
 def abstentions_from(pairs: Sequence[ScopePair]) -> list[Example]:
     """The hard negative pairs as (prompt, ABSTAIN): the edit does not answer the question."""
-    return [Example(edit_prompt(p.query, p.fact.sentence()), ABSTAIN) for p in pairs
-            if p.label == 0 and p.kind in HARD_NEGATIVES]
+    return [Example(edit_prompt(p.query, p.fact.sentence()), ABSTAIN) for p in hard_negatives(pairs)]
+
+
+def chosen(pairs: Sequence[ScopePair], n: int, settings: CounterfactualSettings, seed: int) -> list[ScopePair]:
+    """A seeded sample of `n` pairs of the other sources, and on top every zsRE pair up to the
+    settings' share of `n` (CounterfactualSettings.zsre_share)."""
+    zsre = [p for p in pairs if p.source == "zsre"]
+    return (sample([p for p in pairs if p.source != "zsre"], n, seed)
+            + (sample(zsre, settings.zsre_cap(n), seed) if zsre else []))
 
 
 def _batch(tokenizer, examples: Sequence[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -156,12 +188,15 @@ def run(data_dir: Path, base: Path, out: Path, settings: CounterfactualSettings)
 
     torch.set_num_threads(settings.threads)
     started = time.monotonic()
-    train_pairs, val_pairs = split_pairs(build_pairs(data_dir, seed=settings.seed), settings.val_fraction,
-                                         settings.seed)
-    train_examples = (sample(examples_from(train_pairs), settings.examples, settings.seed)
-                      + sample(abstentions_from(train_pairs), settings.negatives, settings.seed))
-    val_in = sample(examples_from(val_pairs), settings.val_examples, settings.seed + 1)
-    val_out = sample(abstentions_from(val_pairs), settings.val_examples, settings.seed + 1)
+    pairs = build_pairs(data_dir, seed=settings.seed, zsre=settings.zsre_source())
+    train_pairs, val_pairs = split_pairs(pairs, settings.val_fraction, settings.seed)
+
+    train_in = chosen(in_scope(train_pairs), settings.examples, settings, settings.seed)
+    train_out = chosen(hard_negatives(train_pairs), settings.negatives, settings, settings.seed)
+    train_examples = examples_from(train_in) + abstentions_from(train_out)
+    val_in_pairs = chosen(in_scope(val_pairs), settings.val_examples, settings, settings.seed + 1)
+    val_in = examples_from(val_in_pairs)
+    val_out = abstentions_from(chosen(hard_negatives(val_pairs), settings.val_examples, settings, settings.seed + 1))
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     # float32 whatever the serving dtype: bfloat16 weights would round away small updates.
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
@@ -172,16 +207,22 @@ def run(data_dir: Path, base: Path, out: Path, settings: CounterfactualSettings)
     lm = HFLanguageModel(model, tokenizer, name=MODEL_DIR)
     options = GenerationOptions(max_new_tokens=16, stop=("\n",))
     answers = lm.generate_batch([ex.prompt for ex in val_in + val_out], options)
-    followed = sum(ex.answer.lower() in a.lower() for ex, a in zip(val_in, answers))
+    follows = [ex.answer.lower() in a.lower() for ex, a in zip(val_in, answers)]
+    followed = sum(follows)
+    zsre_follows = [f for f, p in zip(follows, val_in_pairs) if p.source == "zsre"]
     abstained = sum(a.strip() == ABSTAIN for a in answers[len(val_in):])
     wrongly_abstained = sum(a.strip() == ABSTAIN for a in answers[:len(val_in)])
     metrics = {"validation_in_scope_follows_edit": followed / max(len(val_in), 1),
                "validation_in_scope_abstains": wrongly_abstained / max(len(val_in), 1),
+               "validation_zsre_in_scope_follows_edit": sum(zsre_follows) / max(len(zsre_follows), 1),
+               "validation_zsre_in_scope": len(zsre_follows),
                "validation_hard_negative_abstains": abstained / max(len(val_out), 1),
                "validation_examples": [len(val_in), len(val_out)], "train_examples": len(train_examples),
                "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
                "settings": asdict(settings), "base": str(base), "seconds": time.monotonic() - started,
-               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]}
+               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
+               + ([f"{ZSRE_DEV.as_posix()} ({'every record' if settings.zsre == 'all' else 'all but fold ' + settings.zsre})"]
+                  if settings.zsre != "none" else [])}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -208,10 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=ModelSettings().cache_dir, help="converted presets")
     ap.add_argument("--quick", action="store_true", help="a tiny run for CI")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--zsre", default="all",
+                    help='zsre-dev records to train on: "all" (the service\'s model), "none", or "K/N": all but '
+                         'fold K of N, for the cross-fitted benchmark (bench/run_quality.sh zsre-crossfit)')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = QUICK if args.quick else CounterfactualSettings()
-    settings = CounterfactualSettings(**{**asdict(settings), "seed": args.seed})
+    settings = CounterfactualSettings(**{**asdict(settings), "seed": args.seed, "zsre": args.zsre})
+    try:
+        settings.zsre_source()  # a bad --zsre fails here, before minutes of loading and pair building
+    except FieldError as error:
+        ap.error(f"--{error}")
     base = model_dir(ModelSettings(name_or_path=args.base, cache_dir=args.cache_dir))
     run(args.data_dir, base, args.out, settings)
     return 0
@@ -222,4 +270,4 @@ if __name__ == "__main__":
 
 
 __all__ = ["CounterfactualSettings", "Example", "HARD_NEGATIVES", "MODEL_DIR", "QUICK", "abstentions_from",
-           "answer_loss", "examples_from", "is_trained", "run", "train"]
+           "answer_loss", "chosen", "examples_from", "hard_negatives", "in_scope", "is_trained", "run", "train"]

@@ -51,4 +51,12 @@ class Fold:
         return f"{self.index}/{self.folds}"
 
 
-__all__ = ["Fold", "fold_of"]
+def records_to_train(value: str, field: str = "zsre") -> Fold | bool:
+    """A trainer's `--zsre` setting: "all" (True), "none" (False) or "K/N" (every record outside
+    fold K, for the cross-fitted benchmark). A bad value raises FieldError naming `field`."""
+    if value in ("all", "none"):
+        return value == "all"
+    return Fold.parse(value, field)
+
+
+__all__ = ["Fold", "fold_of", "records_to_train"]

@@ -15,8 +15,9 @@ import torch
 
 from kme_store.errors import FieldError
 
-from kme_server.editing.serac.data import ZSRE_DEV, ScopePair, build_pairs, composition, sample, split_pairs
-from kme_server.editing.serac.folds import Fold
+from kme_server.editing.serac.data import (ZSRE_DEV, ScopePair, build_pairs, composition, split_pairs,
+                                           with_every_zsre)
+from kme_server.editing.serac.folds import Fold, records_to_train
 from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
 from kme_server.editing.serac.scope import (ScopeClassifier, ScopeSettings, choose_threshold_by_kind,
                                             fact_text, metrics_at)
@@ -47,9 +48,7 @@ class TrainSettings:
     zsre: str = "all"
 
     def zsre_source(self) -> Fold | bool:
-        if self.zsre in ("all", "none"):
-            return self.zsre == "all"
-        return Fold.parse(self.zsre, "zsre")
+        return records_to_train(self.zsre)
 
 
 QUICK = TrainSettings(train_pairs=320, val_pairs=240, log_every=5)
@@ -112,16 +111,6 @@ def evaluate(model: ScopeClassifier, pairs: Sequence[ScopePair]) -> tuple[float,
                        "at_0.5": metrics_at(probs, labels, 0.5)}
 
 
-def _with_every_zsre(pairs: Sequence[ScopePair], n: int, seed: int) -> list[ScopePair]:
-    """Every zsRE pair (up to a tenth of `n`, which a small run needs), and a seeded sample of the
-    others to make `n` (TrainSettings.zsre)."""
-    if n <= 0:
-        return list(pairs)
-    zsre = sample([p for p in pairs if p.source == "zsre"], n // 10, seed) if n >= 10 else []
-    others = [p for p in pairs if p.source != "zsre"]
-    return zsre + sample(others, n - len(zsre), seed)
-
-
 def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path | None = None) -> dict:
     """The whole command: pairs, split, fine-tuning, threshold, save. Returns the metrics."""
     torch.set_num_threads(settings.threads)
@@ -130,8 +119,8 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
     started = time.monotonic()
     pairs = build_pairs(data_dir, seed=settings.seed, zsre=settings.zsre_source())
     train_all, val_all = split_pairs(pairs, settings.val_fraction, settings.seed)
-    train = _with_every_zsre(train_all, settings.train_pairs, settings.seed)
-    val = _with_every_zsre(val_all, settings.val_pairs, settings.seed + 1)
+    train = with_every_zsre(train_all, settings.train_pairs, settings.train_pairs // 10, settings.seed)
+    val = with_every_zsre(val_all, settings.val_pairs, settings.val_pairs // 10, settings.seed + 1)
     log.info("train %d of %d pairs %s; validation %d of %d", len(train), len(train_all), composition(train),
              len(val), len(val_all))
     if encoder is None:
