@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from kme_store.facts import normalize_name
 
 _WORD = re.compile(r"\w+")
-# Punctuation that may close a name ("Washington, D.C.", "Apple Inc.").
-_CLOSERS = ".)"
+# Punctuation that may close a name ("Washington, D.C.", "Apple Inc.", "C#", "C++", "Help!").
+_CLOSERS = ".)#+!"
+_MAX_CLOSERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +35,18 @@ class Mention:
 
 
 def spans(query: str, max_words: int) -> list[Span]:
-    """Every run of 1..max_words consecutive words, with a closing '.' or ')' variant."""
+    """Every run of 1..max_words consecutive words, and its variants closed by one or two of
+    _CLOSERS (a word pattern alone never reads "C#" or "C++")."""
     words = list(_WORD.finditer(query))
     out: list[Span] = []
     for i, first in enumerate(words):
         for j in range(i, min(i + max_words, len(words))):
             start, end = first.start(), words[j].end()
             out.append(Span(query[start:end], start, end))
-            if end < len(query) and query[end] in _CLOSERS:
-                out.append(Span(query[start:end + 1], start, end + 1))
+            k = end
+            while k < len(query) and k - end < _MAX_CLOSERS and query[k] in _CLOSERS:
+                k += 1
+                out.append(Span(query[start:k], start, k))
     return out
 
 

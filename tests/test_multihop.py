@@ -208,10 +208,17 @@ def test_route_walks_multi_hop_questions_and_leaves_single_hop_ones(world, embed
     assert forced.mode is Mode.MULTI_HOP and forced.answer == "Sofia"
 
 
-def test_auto_asks_the_gate_before_walking_a_chain(world, embedder, settings):
-    """A chain-shaped question that the gate (SERAC's scope decision) claims is not walked."""
-    model = CannedModel()
-    answerer = Answerer(world, model)
+# The chain of the world's three-hop question without its last stored hop: the model answers it.
+PARTIAL_WORLD = [f for f in WORLD if f["relation_id"] != "P36" or f["subject"] == "Bulgaria"]
+CAPITAL_OF_USA = {"The capital of United States of America is": " Washington"}
+
+
+def test_auto_asks_the_gate_before_walking_a_chain_the_model_must_help_walk(store, embedder, settings):
+    """A chain-shaped question that the gate (SERAC's scope decision) claims is not walked, unless
+    the store decides every hop of it."""
+    store.add(PARTIAL_WORLD)
+    model = CannedModel(CAPITAL_OF_USA)
+    answerer = Answerer(store, model)
     asked: list[str] = []
     claimed = "What is the capital of the country of citizenship of the creator of Devious Maids?"
 
@@ -219,23 +226,64 @@ def test_auto_asks_the_gate_before_walking_a_chain(world, embedder, settings):
         asked.append(text)
         return Plan(Mode.SERAC, "in scope", answer="Picasso") if text == claimed else None
 
-    install(answerer, MultiHop(world, model, embedder, settings), gate=gate)
+    install(answerer, MultiHop(store, model, embedder, settings), gate=gate)
     result = answerer.ask(claimed)
     assert result.mode is Mode.SERAC and result.answer == "Picasso" and not result.chain
     assert "parse" in result.timings_ms
     walked = answerer.ask("What is the capital of the country of citizenship of the creator of Devious Maids")
     assert walked.mode is Mode.MULTI_HOP and walked.answer == "Washington"
+    assert [h.source for h in walked.chain] == ["store", "store", "model"]
     # Single-hop questions never reach the gate through the walk; MULTI_HOP never asks it.
     answerer.ask("What is the capital of Bulgaria?")
     answerer.ask(claimed, mode=Mode.MULTI_HOP)
     assert asked == [claimed, "What is the capital of the country of citizenship of the creator of Devious Maids"]
 
 
-def test_a_gated_chain_is_walked_when_the_counterfactual_model_abstains(world, embedder, settings):
-    """The gate claimed the chain, but the model it sends it to says the edit does not bear on it:
-    the question is a chain after all, and AUTO walks it rather than take the base answer."""
+def test_auto_walks_a_chain_the_store_decides_whatever_the_gate_says(world, embedder, settings):
+    """The scope classifier matches a question to one edit of its subject; where the store holds
+    every hop of the chain the question reads, the graph answers without asking it."""
     model = CannedModel()
     answerer = Answerer(world, model)
+    asked: list[str] = []
+
+    def gate(text: str) -> Plan | None:
+        asked.append(text)
+        return Plan(Mode.SERAC, "in scope", answer="Picasso")
+
+    install(answerer, MultiHop(world, model, embedder, settings), gate=gate)
+    result = answerer.ask("What is the capital of the country of citizenship of the creator of Devious Maids?")
+    assert result.mode is Mode.MULTI_HOP and result.answer == "Washington"
+    assert [h.source for h in result.chain] == ["store"] * 3
+    assert asked == [] and model.prompts == []
+
+
+def test_auto_walks_a_one_hop_question_the_store_answers_through_an_unnamed_hop(world, embedder, settings):
+    """"What is the capital of Marc Cherry?" names one relation that people do not have; the store
+    reaches it through Marc Cherry's citizenship, so AUTO walks it. A one-hop question the store
+    answers directly, or not at all, goes the way it went before."""
+    model = CannedModel()
+    answerer = Answerer(world, model)
+    mh = MultiHop(world, model, embedder, settings)
+    install(answerer, mh)
+    bridged = answerer.ask("What is the capital of Marc Cherry?")
+    assert bridged.mode is Mode.MULTI_HOP and bridged.answer == "Washington"
+    assert [(h.relation, h.source) for h in bridged.chain] == [("country of citizenship", "store"),
+                                                             ("capital", "store")]
+    direct = mh.parse("What is the capital of Bulgaria?")
+    assert direct is not None and direct.keys == ["P36"] and not mh.is_bridged(direct)
+    assert answerer.ask("What is the capital of Bulgaria?").mode is not Mode.MULTI_HOP
+    unknown = answerer.ask("What is the capital of Devious Maids?")  # no stored hop leads to a capital
+    assert unknown.mode is not Mode.MULTI_HOP and model.prompts  # answered by the model as before
+    off = MultiHop(world, model, embedder, settings.model_copy(update={"bridge_hops": 0}))
+    assert not off.is_bridged(mh.parse("What is the capital of Marc Cherry?"))
+
+
+def test_a_gated_chain_is_walked_when_the_counterfactual_model_abstains(store, embedder, settings):
+    """The gate claimed the chain, but the model it sends it to says the edit does not bear on it:
+    the question is a chain after all, and AUTO walks it rather than take the base answer."""
+    store.add(PARTIAL_WORLD)
+    model = CannedModel(CAPITAL_OF_USA)
+    answerer = Answerer(store, model)
     question = "What is the capital of the country of citizenship of the creator of Devious Maids?"
     abstaining = CannedModel({"counterfactual prompt": " (unchanged)\nmore"})
     abstaining.name = "counterfactual"
@@ -244,7 +292,7 @@ def test_a_gated_chain_is_walked_when_the_counterfactual_model_abstains(world, e
         return Plan(Mode.SERAC, "counterfactual prompt", model=abstaining,
                     fallback=lambda: pytest.fail("the gate's own fallback is replaced by the walk"))
 
-    install(answerer, MultiHop(world, model, embedder, settings), gate=gate)
+    install(answerer, MultiHop(store, model, embedder, settings), gate=gate)
     streamed = list(answerer.stream(question))
     assert [p for p in streamed if isinstance(p, str)] == ["Washington"]
     for result in (answerer.ask(question), answerer.ask_many([question], memo={})[0], streamed[-1]):

@@ -271,3 +271,21 @@ def test_read_only_store_refuses_writes(tmp_path, embedder):
     with KnowledgeStore(tmp_path / "s", embedder=embedder, read_only=True) as store:
         with pytest.raises(Exception, match="read-only"):
             store.add([MAIDS])
+
+
+def test_names_that_end_in_punctuation_are_found_whole(store):
+    """"C#", "C++" and "Help!" end where a word pattern would not; the shorter "C" must not win
+    (a chain read from "C" instead of "C#" starts at the wrong entity)."""
+    from kme_server.multihop import find_start
+    from kme_store.mentions import spans
+
+    assert {"C#", "C++", "Help!"} <= {s.text for s in spans("Was C# or C++ on Help!?", 3)}
+    store.add([{"subject": "C#", "relation": "developer", "relation_id": "P178", "object": "Microsoft"},
+               {"subject": "C", "relation": "developer", "relation_id": "P178", "object": "Dennis Ritchie"},
+               {"subject": "C++", "relation": "developer", "relation_id": "P178", "object": "Bjarne Stroustrup"},
+               {"subject": "Help!", "relation": "performer", "relation_id": "P175", "object": "The Beatles"}])
+    assert find_start("Where is the developer of C# based?", store).name == "C#"
+    assert find_start("Where is the developer of C++ based?", store).name == "C++"
+    assert find_start("Where is the developer of C based?", store).name == "C"
+    assert find_start("Who performed Help!?", store).name == "Help!"
+    assert store.retrieve("Who developed C#?")[0].fact.object == "Microsoft"

@@ -51,9 +51,19 @@ class MultiHop:
         """AUTO's test: at least two hops, read with confidence."""
         return parse is not None and len(parse.relations) >= 2 and parse.score >= self.settings.min_confidence
 
-    def plan(self, question: str, parse: ChainParse | None = None, parse_ms: float = 0.0) -> Plan | None:
+    def is_bridged(self, parse: ChainParse | None) -> bool:
+        """AUTO's second test: a question read with confidence as one relation that its entity's
+        stored facts do not hold, even approximately, but that the store reaches through one
+        unnamed hop ("What sport does X play?": X's position, then the position's sport). MQuAKE's
+        questions often leave a hop out; the graph makes it explicit (Walker.needs_bridge)."""
+        return (parse is not None and len(parse.relations) == 1 and parse.score >= self.settings.min_confidence
+                and self.walker.needs_bridge(parse.entity.name, parse.relations[0]))
+
+    def plan(self, question: str, parse: ChainParse | None = None, parse_ms: float = 0.0,
+             store_only: bool = False) -> Plan | None:
         """The walk's answer as a Plan (answer set, so nothing more is generated), or None when the
-        question has no chain or the walk found nothing."""
+        question has no chain or the walk found nothing; with `store_only`, None unless the store
+        decided every hop (the model is not asked)."""
         if parse is None:
             start = time.perf_counter()
             parse = self.parse(question)
@@ -61,9 +71,9 @@ class MultiHop:
         if parse is None or not parse.relations:
             return None
         start = time.perf_counter()
-        walk = self.walker.walk(parse.entity.name, parse.relations)
+        walk = self.walker.walk(parse.entity.name, parse.relations, ask_model=not store_only)
         walk_ms = _ms(start)
-        if not walk.hops:
+        if not walk.hops or (store_only and not walk.complete):
             return None
         log.debug("%r -> %s from %r: %s", question, parse.keys, parse.entity.name, walk.answer)
         # The prompt is what a reader would ask the model to see the same chain: the last hop.

@@ -17,10 +17,14 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
     """Serve MULTI_HOP with the walk, and let AUTO walk the questions recognized as multi-hop.
 
     MULTI_HOP walks whatever chain it reads (one hop included) and falls back to AUTO's previous
-    route when it reads none. AUTO walks only a chain of two or more hops read with confidence;
-    every other question (single-hop ones included) goes the way it went before. `gate`, if
-    given, sees a question before AUTO walks it and may answer it instead (SERAC's scope
-    decision: a prompt in the scope of one edit is single-hop however it reads).
+    route when it reads none. AUTO walks only a chain of two or more hops read with confidence,
+    or a one-hop question that the store answers only through an unnamed hop
+    (MultiHop.is_bridged); every other question (single-hop ones included) goes the way it went
+    before. `gate`, if given, sees a question before AUTO walks it and may answer it instead
+    (SERAC's scope decision: a prompt in the scope of one edit is single-hop however it reads),
+    except where the store decides every hop of the chain: then the graph answers, since a scope
+    classifier matching the question to one edit of its subject cannot tell "what sport does X
+    play" from the edit of X's position, and the stored chain (X's position, then its sport) can.
 
     AUTO keeps a walk only when at least one hop came from the store. A walk made of model hops
     alone is the model's own knowledge, chained: no stored fact bears on it, and AUTO promises the
@@ -42,7 +46,12 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
         start = time.perf_counter()
         parse = multihop.parse(text)
         parse_ms = (time.perf_counter() - start) * 1000.0
-        if multihop.is_multi_hop(parse):
+        chained = multihop.is_multi_hop(parse)
+        if chained or multihop.is_bridged(parse):
+            stored = multihop.plan(text, parse, parse_ms, store_only=True)
+            if stored is not None:
+                return stored
+        if chained:
             gated = gate(text) if gate is not None else None
             if gated is not None:
                 gated.timings_ms["parse"] = parse_ms

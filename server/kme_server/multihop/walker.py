@@ -28,6 +28,7 @@ class Walk:
     hops: list[Hop] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)  # the model's hop prompts, for the Plan
+    complete: bool = False  # every relation of the chain was walked (a stopped walk is not)
 
     @property
     def answer(self) -> str:
@@ -71,7 +72,9 @@ class Walker:
         self.catalogue = catalogue
         self.similarity = similarity
 
-    def walk(self, entity: str, relations: Sequence[Relation]) -> Walk:
+    def walk(self, entity: str, relations: Sequence[Relation], ask_model: bool = True) -> Walk:
+        """The walk along `relations` from `entity`. Without `ask_model` it stops at the first hop
+        the store cannot decide (Walk.complete tells whether it reached the end)."""
         out = Walk()
         current = entity
         bridges = self.settings.bridge_hops
@@ -87,13 +90,22 @@ class Walker:
                 for hop_rel, fact in repair:
                     current = self._take(out, current, hop_rel.label, fact)
                 continue
-            answer = self._ask_model(current, rel, out)
+            answer = self._ask_model(current, rel, out) if ask_model else ""
             if not answer:
                 log.debug("hop %s of %r: no fact and no model answer; walk stops", rel.key, current)
                 break
             out.hops.append(Hop(current, rel.label, answer, "model", None))
             current = answer
+        else:
+            out.complete = True
         return out
+
+    def needs_bridge(self, entity: str, rel: Relation) -> bool:
+        """Whether the store answers `rel` of `entity` only through an unnamed hop: no fact of that
+        relation and none close in meaning, but a stored fact leads to an entity that has it."""
+        if self.settings.bridge_hops < 1 or self._lookup(entity, rel):
+            return False
+        return len(self._repair(entity, rel, True)) == 2
 
     @staticmethod
     def _take(out: Walk, subject: str, relation: str, fact: Fact) -> str:
