@@ -1,11 +1,13 @@
 """SERAC's counterfactual model: the base model fine-tuned to answer a question under one edit.
 
-`python -m kme_server.editing.serac.counterfactual --data-dir D --out DIR` (`make serac`).
+`python -m kme_server.editing.serac.counterfactual --data-dir D --out DIR [--zsre all|none|K/N]`
+(`make serac`; `bench/run_quality.sh zsre-crossfit` trains one without each half of zsre-dev).
 
 SERAC (Mitchell et al. 2022) sends a question its scope classifier puts in an edit's scope to a
 small model trained on (edit, question) -> answer. Here that model is the base language model
 itself, fine-tuned on the scope classifier's positive pairs (editing/serac/data.py: the edit's own
-prompt, CounterFact's loose rephrasings, other templates of the relation, questions), each put as
+prompt, CounterFact's loose rephrasings, other templates of the relation, questions, zsRE's
+questions and their rephrasings), each put as
 
     New Fact: <the edit as a sentence>
     Prompt: <the question> <the edit's object>
