@@ -7,8 +7,9 @@ A failed rephrasing answered in mode none either never reached the counterfactua
 classifier rejected every retrieved edit) or reached it and the model abstained. The per-case file
 does not say which, so each such question is routed again here as the service routes it: every
 edit of the set stored, the store's retrieval, the classifier's best match among the hits (the
-classifier that scored that file, given after "="), and, when in scope, the counterfactual model's
-completion of its prompt. Prints one line per question and the counts.
+classifier that scored that file, given after "="), and, when in scope, the completion of its
+prompt by the counterfactual model of that same SERAC directory (the one that ran the file).
+Prints one line per question and the counts.
 """
 from __future__ import annotations
 
@@ -33,20 +34,24 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("form", choices=["counterfact", "zsre"])
     ap.add_argument("data", type=Path)
-    ap.add_argument("runs", nargs="+", help="CASES.jsonl=SERAC_DIR: a --cases file and the classifier that ran it")
+    ap.add_argument("runs", nargs="+",
+                    help="CASES.jsonl=SERAC_DIR: a --cases file and the SERAC directory (classifier and "
+                         "counterfactual model) that ran it; without =SERAC_DIR, the service's")
     ap.add_argument("--system", default="auto")
     args = ap.parse_args()
     cases = {c.case_id: c for c in without_empty_targets(load_cases(args.data, args.form))[0]}
     settings = Settings()
-    counterfactual = load_counterfactual(settings)
-    if counterfactual is None:
-        ap.error(f"no trained counterfactual model under {settings.answering.serac_dir}")
     counts: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as tmp, KnowledgeStore(Path(tmp) / "store", settings.store) as store:
         store.add([c.edit for c in cases.values()])
         for run in args.runs:
             cases_file, _, serac_dir = run.partition("=")
-            classifier = ScopeClassifier.load(serac_dir or settings.answering.serac_dir)
+            run_settings = settings.model_copy(update={"answering": settings.answering.model_copy(
+                update={"serac_dir": Path(serac_dir) if serac_dir else settings.answering.serac_dir})})
+            classifier = ScopeClassifier.load(run_settings.answering.serac_dir)
+            counterfactual = load_counterfactual(run_settings)
+            if counterfactual is None:
+                ap.error(f"no trained counterfactual model under {run_settings.answering.serac_dir}")
             for line in Path(cases_file).read_text().splitlines():
                 row = json.loads(line)
                 if row["system"] != args.system or row.get("generalization", 1.0) >= 1.0:
