@@ -28,8 +28,8 @@ models: install
 	$(PY) -m kme_server.models.convert --model smollm2-135m --cache-dir $(MODEL_CACHE)
 
 # SERAC, trained reproducibly (seed 0) from $(DATA) into $(SERAC_DIR), where the server looks for it
-# by default (KME_ANSWERING__SERAC_DIR): the scope classifier (about 12 minutes on 2 CPU cores) and
-# the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (about 19 minutes).
+# by default (KME_ANSWERING__SERAC_DIR): the scope classifier (about 13 minutes on 2 CPU cores) and
+# the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (about 23 minutes).
 SERAC_DIR ?= .cache/serac
 serac: $(SERAC_DIR)/scope.json $(SERAC_DIR)/counterfactual/kme-counterfactual.json
 

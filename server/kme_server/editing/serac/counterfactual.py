@@ -65,7 +65,7 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class CounterfactualSettings:
-    """One training run; the full run takes about 19 minutes on 2 CPU cores (the budget is 30)."""
+    """One training run; the full run takes about 23 minutes on 2 CPU cores (the budget is 30)."""
 
     seed: int = 0
     examples: int = 2000  # in-scope pairs trained on (~0.3 s each on 2 CPU cores in float32)
