@@ -30,18 +30,24 @@ for step in "${steps[@]}"; do
     zsre)  # the service's own classifier trained on these records: zsre-crossfit is the benchmark
       run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --limit ${ZSRE_LIMIT:-0} --systems none,auto \
                --json $OUT/zsre.json --cases $OUT/zsre.jsonl ;;
-    zsre-crossfit)  # zsre-dev also trains the service's SERAC: each of two folds is scored by a scope
-                    # classifier and a counterfactual model trained without it (editing/serac/folds.py),
-                    # every edit stored
+    zsre-crossfit)  # zsre-dev also trains the service's scope classifier: each of two folds is scored by
+                    # a classifier trained without it (editing/serac/folds.py), every edit stored; with
+                    # COUNTERFACTUAL_ZSRE=all, by a counterfactual model trained without it as well
       for k in 0 1; do
         dir=.cache/serac-zsre-fold$k
         [ -f $dir/scope.json ] || .venv/bin/python -m kme_server.editing.serac.train --data-dir $DATA --out $dir \
                --seed 0 --zsre $k/2 2> $OUT/train-zsre-fold$k.log
-        # The counterfactual model trains on zsRE too: cross-fitted the same way.
-        [ -L $dir/counterfactual ] && rm $dir/counterfactual  # an earlier run's link to the service's model
-        [ -f $dir/counterfactual/kme-counterfactual.json ] || .venv/bin/python -m kme_server.editing.serac.counterfactual \
-               --data-dir $DATA --out $dir/counterfactual --base gemma3-270m --cache-dir .cache/models --seed 0 \
+        if [ "${COUNTERFACTUAL_ZSRE:-none}" = none ]; then
+          # The service's counterfactual model (make serac: COUNTERFACTUAL_ZSRE=none) never reads zsRE.
+          ln -sfn ../serac/counterfactual $dir/counterfactual
+        else
+          # A service built with `make serac COUNTERFACTUAL_ZSRE=all` has a counterfactual model that
+          # read zsRE too: cross-fitted the same way, one per fold, kept beside the fold's classifier.
+          ln -sfn counterfactual-zsre $dir/counterfactual
+          [ -f $dir/counterfactual-zsre/kme-counterfactual.json ] || .venv/bin/python -m kme_server.editing.serac.counterfactual \
+               --data-dir $DATA --out $dir/counterfactual-zsre --base gemma3-270m --cache-dir .cache/models --seed 0 \
                --zsre $k/2 2> $OUT/train-counterfactual-zsre-fold$k.log
+        fi
         KME_ANSWERING__SERAC_DIR=$dir run zsre-fold$k $KME eval zsre $DATA/zsre/zsre-dev.json --fold $k/2 \
                --systems none,auto --json $OUT/zsre-fold$k.json --cases $OUT/zsre-fold$k.jsonl
       done

@@ -1,13 +1,14 @@
 """SERAC's counterfactual model: the base model fine-tuned to answer a question under one edit.
 
-`python -m kme_server.editing.serac.counterfactual --data-dir D --out DIR [--zsre all|none|K/N]`
-(`make serac`; `bench/run_quality.sh zsre-crossfit` trains one without each half of zsre-dev).
+`python -m kme_server.editing.serac.counterfactual --data-dir D --out DIR [--zsre none|all|K/N]`
+(`make serac`; with COUNTERFACTUAL_ZSRE=all, `bench/run_quality.sh zsre-crossfit` trains one
+without each half of zsre-dev).
 
 SERAC (Mitchell et al. 2022) sends a question its scope classifier puts in an edit's scope to a
 small model trained on (edit, question) -> answer. Here that model is the base language model
 itself, fine-tuned on the scope classifier's positive pairs (editing/serac/data.py: the edit's own
-prompt, CounterFact's loose rephrasings, other templates of the relation, questions, zsRE's
-questions and their rephrasings), each put as
+prompt, CounterFact's loose rephrasings, other templates of the relation, questions; with
+--zsre, zsRE's questions and their rephrasings), each put as
 
     New Fact: <the edit as a sentence>
     Prompt: <the question> <the edit's object>
@@ -65,7 +66,7 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class CounterfactualSettings:
-    """One training run; the full run takes about 23 minutes on 2 CPU cores (the budget is 30)."""
+    """One training run; the full run takes about 19 minutes on 2 CPU cores, 23 with zsRE (the budget is 30)."""
 
     seed: int = 0
     examples: int = 2000  # in-scope pairs trained on (~0.3 s each on 2 CPU cores in float32)
@@ -83,7 +84,10 @@ class CounterfactualSettings:
     # rephrasings that the classifier had rightly let through. Every zsRE pair is taken, up to
     # this share of `examples` (of `negatives`), on top of them: the other sources' examples stay
     # those of a run without zsRE, so what zsRE adds is all that changes (about +3 minutes).
-    zsre: str = "all"
+    # Not the default: trained with it, the model took zsRE generalization from 88.6% to 92.8% and
+    # CounterFact's from 96.4% to 94.7%, abstaining on loose rephrasings it used to answer
+    # ("X's passport is a symbol of"): a regression of a met target (docs/BENCHMARKS.md).
+    zsre: str = "none"
     zsre_share: float = 0.2
 
     def zsre_source(self) -> Fold | bool:
@@ -251,9 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=ModelSettings().cache_dir, help="converted presets")
     ap.add_argument("--quick", action="store_true", help="a tiny run for CI")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--zsre", default="all",
-                    help='zsre-dev records to train on: "all" (the service\'s model), "none", or "K/N": all but '
-                         'fold K of N, for the cross-fitted benchmark (bench/run_quality.sh zsre-crossfit)')
+    ap.add_argument("--zsre", default="none",
+                    help='zsre-dev records to train on: "none" (the service\'s model), "all", or "K/N": all but '
+                         'fold K of N, for the cross-fitted benchmark (COUNTERFACTUAL_ZSRE=all bash '
+                         'bench/run_quality.sh zsre-crossfit)')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = QUICK if args.quick else CounterfactualSettings()
