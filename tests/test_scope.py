@@ -283,3 +283,12 @@ def test_a_trainers_zsre_setting_names_the_field_when_bad() -> None:
     assert records_to_train("1/2") == Fold(1, 2)
     with pytest.raises(FieldError, match="--zsre"):
         records_to_train("some", "--zsre")
+
+
+def test_both_trainers_name_the_zsre_records_they_read() -> None:
+    from kme_server.editing.serac.data import training_sources
+
+    base = ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
+    assert training_sources("none") == base
+    assert training_sources("all") == [*base, "zsre/zsre-dev.json (every record)"]
+    assert training_sources("1/2") == [*base, "zsre/zsre-dev.json (all but fold 1/2)"]

@@ -44,8 +44,8 @@ import torch
 
 from kme_store.errors import FieldError
 
-from kme_server.editing.serac.data import (OTHER_SUBJECT, SAME_SUBJECT, THROUGH_OBJECT, ZSRE_DEV, ScopePair,
-                                           build_pairs, sample, split_pairs)
+from kme_server.editing.serac.data import (OTHER_SUBJECT, SAME_SUBJECT, THROUGH_OBJECT, ScopePair,
+                                           build_pairs, sample, split_pairs, training_sources)
 from kme_server.editing.serac.folds import Fold, records_to_train
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
 from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
@@ -226,9 +226,7 @@ def run(data_dir: Path, base: Path, out: Path, settings: CounterfactualSettings)
                "validation_examples": [len(val_in), len(val_out)], "train_examples": len(train_examples),
                "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
                "settings": asdict(settings), "base": str(base), "seconds": time.monotonic() - started,
-               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
-               + ([f"{ZSRE_DEV.as_posix()} ({'every record' if settings.zsre == 'all' else 'all but fold ' + settings.zsre})"]
-                  if settings.zsre != "none" else [])}
+               "sources": training_sources(settings.zsre)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

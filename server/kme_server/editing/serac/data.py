@@ -510,6 +510,14 @@ def sample(pairs: Sequence[ScopePair], n: int, seed: int = 0) -> list[ScopePair]
     return random.Random(seed).sample(list(pairs), n)
 
 
+def training_sources(zsre: str) -> list[str]:
+    """The data files a trainer read, for its metrics file; `zsre` is its --zsre setting."""
+    sources = ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
+    if zsre != "none":
+        sources.append(f"{ZSRE_DEV.as_posix()} ({'every record' if zsre == 'all' else 'all but fold ' + zsre})")
+    return sources
+
+
 def with_every_zsre(pairs: Sequence[ScopePair], n: int, most: int, seed: int = 0) -> list[ScopePair]:
     """Every zsRE pair (at most `most` of them, which a small run needs) and a seeded sample of the
     others to make `n`; all pairs when n <= 0. zsRE's records are scarce (one pair in fifty) and

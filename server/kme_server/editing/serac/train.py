@@ -15,7 +15,7 @@ import torch
 
 from kme_store.errors import FieldError
 
-from kme_server.editing.serac.data import (ZSRE_DEV, ScopePair, build_pairs, composition, split_pairs,
+from kme_server.editing.serac.data import (ScopePair, build_pairs, composition, split_pairs, training_sources,
                                            with_every_zsre)
 from kme_server.editing.serac.folds import Fold, records_to_train
 from kme_server.editing.serac.schedule import ProgressLog, linear_warmup_decay, optimizer_step
@@ -135,9 +135,7 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
     metrics = {"validation": metrics, "train_composition": composition(train),
                "validation_composition": composition(val), "final_loss": sum(losses[-20:]) / max(len(losses[-20:]), 1),
                "train_settings": asdict(settings), "seconds": time.monotonic() - started,
-               "sources": ["counterfact/counterfact-train.json", "mquake/scope-questions.json"]
-               + ([f"{ZSRE_DEV.as_posix()} ({'every record' if settings.zsre == 'all' else 'all but fold ' + settings.zsre})"]
-                  if settings.zsre != "none" else [])}
+               "sources": training_sources(settings.zsre)}
     model.save(out, extra={"threshold_objective": "worst_kind_accuracy", "train_settings": asdict(settings)})
     (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=1))
     log.info("threshold %.2f: %s", threshold, {k: round(v, 4) for k, v in metrics["validation"].items()
