@@ -124,9 +124,10 @@ def abstentions_from(pairs: Sequence[ScopePair]) -> list[Example]:
 def chosen(pairs: Sequence[ScopePair], n: int, settings: CounterfactualSettings, seed: int) -> list[ScopePair]:
     """A seeded sample of `n` pairs of the other sources, and on top every zsRE pair up to the
     settings' share of `n` (CounterfactualSettings.zsre_share)."""
-    zsre = [p for p in pairs if p.source == "zsre"]
-    return (sample([p for p in pairs if p.source != "zsre"], n, seed)
-            + (sample(zsre, settings.zsre_cap(n), seed) if zsre else []))
+    cap = settings.zsre_cap(n)
+    # sample() takes everything for n <= 0, so a zero cap must take nothing here explicitly.
+    zsre = sample([p for p in pairs if p.source == "zsre"], cap, seed) if cap > 0 else []
+    return sample([p for p in pairs if p.source != "zsre"], n, seed) + zsre
 
 
 def _batch(tokenizer, examples: Sequence[Example], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
