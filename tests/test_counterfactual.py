@@ -111,3 +111,6 @@ def test_zsre_examples_come_on_top_of_the_other_sources_which_stay_as_without_zs
     assert len(taken) == 120 and all(p.source == "zsre" for p in taken[100:])  # at most a fifth of 100
     assert len(chosen(other + zsre[:7], 100, settings, seed=4)) == 107  # fewer than that: every one
     assert chosen(other + zsre, 100, CounterfactualSettings(zsre_share=0.0), seed=4) == taken[:100]  # a zero share: none
+    # The negatives' own share (zsre_negative_share) overrides it: 0 trains zsRE's answers alone.
+    assert len(chosen(other + zsre, 100, settings, seed=4, share=0.05)) == 105
+    assert chosen(other + zsre, 100, settings, seed=4, share=0.0) == taken[:100]

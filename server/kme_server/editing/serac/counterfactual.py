@@ -89,12 +89,15 @@ class CounterfactualSettings:
     # ("X's passport is a symbol of"): a regression of a met target (docs/BENCHMARKS.md).
     zsre: str = "none"
     zsre_share: float = 0.2
+    # The zsRE hard negatives' own share of `negatives`. 0 trains zsRE's in-scope answers alone:
+    # the model's abstentions then stay those of a run without zsRE.
+    zsre_negative_share: float = 0.2
 
     def zsre_source(self) -> Fold | bool:
         return records_to_train(self.zsre)
 
-    def zsre_cap(self, n: int) -> int:
-        return int(n * self.zsre_share)
+    def zsre_cap(self, n: int, share: float | None = None) -> int:
+        return int(n * (self.zsre_share if share is None else share))
 
 
 QUICK = CounterfactualSettings(examples=16, negatives=8, val_examples=8, log_every=1)
@@ -121,10 +124,11 @@ def abstentions_from(pairs: Sequence[ScopePair]) -> list[Example]:
     return [Example(edit_prompt(p.query, p.fact.sentence()), ABSTAIN) for p in hard_negatives(pairs)]
 
 
-def chosen(pairs: Sequence[ScopePair], n: int, settings: CounterfactualSettings, seed: int) -> list[ScopePair]:
-    """A seeded sample of `n` pairs of the other sources, and on top every zsRE pair up to the
-    settings' share of `n` (CounterfactualSettings.zsre_share)."""
-    cap = settings.zsre_cap(n)
+def chosen(pairs: Sequence[ScopePair], n: int, settings: CounterfactualSettings, seed: int,
+           share: float | None = None) -> list[ScopePair]:
+    """A seeded sample of `n` pairs of the other sources, and on top every zsRE pair up to
+    `share` of `n` (by default CounterfactualSettings.zsre_share)."""
+    cap = settings.zsre_cap(n, share)
     # sample() takes everything for n <= 0, so a zero cap must take nothing here explicitly.
     zsre = sample([p for p in pairs if p.source == "zsre"], cap, seed) if cap > 0 else []
     return sample([p for p in pairs if p.source != "zsre"], n, seed) + zsre
@@ -199,7 +203,8 @@ def run(data_dir: Path, base: Path, out: Path, settings: CounterfactualSettings)
     train_pairs, val_pairs = split_pairs(pairs, settings.val_fraction, settings.seed)
 
     train_in = chosen(in_scope(train_pairs), settings.examples, settings, settings.seed)
-    train_out = chosen(hard_negatives(train_pairs), settings.negatives, settings, settings.seed)
+    train_out = chosen(hard_negatives(train_pairs), settings.negatives, settings, settings.seed,
+                       settings.zsre_negative_share)
     train_examples = examples_from(train_in) + abstentions_from(train_out)
     val_in_pairs = chosen(in_scope(val_pairs), settings.val_examples, settings, settings.seed + 1)
     val_in = examples_from(val_in_pairs)
@@ -254,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=ModelSettings().cache_dir, help="converted presets")
     ap.add_argument("--quick", action="store_true", help="a tiny run for CI")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--zsre-negative-share", type=float, default=CounterfactualSettings.zsre_negative_share,
+                    help="zsRE hard negatives (trained to abstain) as a share of the negatives; 0: none")
     ap.add_argument("--zsre", default="none",
                     help='zsre-dev records to train on: "none" (the service\'s model), "all", or "K/N": all but '
                          'fold K of N, for the cross-fitted benchmark (COUNTERFACTUAL_ZSRE=all bash '
@@ -261,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = QUICK if args.quick else CounterfactualSettings()
-    settings = CounterfactualSettings(**{**asdict(settings), "seed": args.seed, "zsre": args.zsre})
+    settings = CounterfactualSettings(**{**asdict(settings), "seed": args.seed, "zsre": args.zsre,
+                                                        "zsre_negative_share": args.zsre_negative_share})
     try:
         settings.zsre_source()  # a bad --zsre fails here, before minutes of loading and pair building
     except FieldError as error:
