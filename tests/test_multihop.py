@@ -161,18 +161,53 @@ def test_walk_bridges_a_hop_the_question_leaves_unnamed(world, embedder, setting
 
 
 def test_walk_lets_a_similar_stored_relation_stand_in(store, embedder, settings):
-    """"Country" asked, "country of citizenship" stored: the stored fact answers when the relations
-    are close enough in meaning, and only then."""
-    store.add([WORLD[1]])
+    """"Author" asked, "creator" stored: the stored fact answers when the relations are close
+    enough in meaning, and only then."""
+    store.add([WORLD[0]])
     cat = RelationCatalogue.from_settings(settings)
     model = CannedModel()
     loose = MultiHop(store, model, embedder, settings.model_copy(update={"stand_in_similarity": 0.3})).walker
-    walk = loose.walk("Marc Cherry", [cat.get("P17")])
+    walk = loose.walk("Devious Maids", [cat.get("P50")])
+    assert [(h.relation, h.object, h.source) for h in walk.hops] == [("creator", "Marc Cherry", "store")]
+    strict = MultiHop(store, model, embedder, settings.model_copy(update={"stand_in_similarity": 1.0})).walker
+    walk = strict.walk("Devious Maids", [cat.get("P50")])
+    assert [h.source for h in walk.hops] == ["model"]
+
+
+def test_a_stored_relation_that_narrows_the_asked_one_stands_in_whatever_its_similarity(store, embedder, settings):
+    """"Country" asked of a person, "country of citizenship" stored: the specific fact answers the
+    generic question even where the two relations' phrases are far apart; the reverse does not."""
+    store.add([WORLD[1], {"subject": "Sofia", "relation": "country", "relation_id": "P17", "object": "Bulgaria"}])
+    cat = RelationCatalogue.from_settings(settings)
+    model = CannedModel()
+    strict = settings.model_copy(update={"stand_in_similarity": 1.0})
+    walk = MultiHop(store, model, embedder, strict).walker.walk("Marc Cherry", [cat.get("P17")])
     assert [(h.relation, h.object, h.source) for h in walk.hops] == [
         ("country of citizenship", "United States of America", "store")]
-    strict = MultiHop(store, model, embedder, settings.model_copy(update={"stand_in_similarity": 1.0})).walker
-    walk = strict.walk("Marc Cherry", [cat.get("P17")])
+    walk = MultiHop(store, model, embedder, strict).walker.walk("Sofia", [cat.get("P27")])
+    assert [h.source for h in walk.hops] == ["model"]  # "country" does not narrow "country of citizenship"
+    off = strict.model_copy(update={"stand_in_narrower": False})
+    walk = MultiHop(store, model, embedder, off).walker.walk("Marc Cherry", [cat.get("P17")])
     assert [h.source for h in walk.hops] == ["model"]
+
+
+def test_walk_takes_two_named_hops_in_the_order_the_store_holds(world, embedder, settings):
+    """"The capital of the country where X's creator holds citizenship" may read creator, capital,
+    citizenship: no capital of Marc Cherry is stored, but his citizenship is, and the capital of
+    where it leads. Both hops are walked, in the store's order, and nothing is asked twice."""
+    cat = RelationCatalogue.from_settings(settings)
+    model = CannedModel()
+    # No bridge and no stand-in (the test embedder's trigrams find any two "the ... of" close).
+    exact = settings.model_copy(update={"bridge_hops": 0, "stand_in_similarity": 1.01})
+    walker = MultiHop(world, model, embedder, exact).walker
+    walk = walker.walk("Devious Maids", [cat.get("P170"), cat.get("P36"), cat.get("P27")])
+    assert [(h.relation, h.object, h.source) for h in walk.hops] == [
+        ("creator", "Marc Cherry", "store"), ("country of citizenship", "United States of America", "store"),
+        ("capital", "Washington", "store")]
+    assert walk.complete and model.prompts == []
+    # Neither order stored: no swap, the model answers the hop as asked.
+    walk = walker.walk("Devious Maids", [cat.get("P36"), cat.get("P170")])
+    assert [h.source for h in walk.hops][:1] == ["model"] and model.prompts[0] == "The capital of Devious Maids is"
 
 
 def test_an_edit_supersedes_the_world_fact_and_changes_the_final_answer(world, embedder, settings):

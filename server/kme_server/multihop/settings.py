@@ -62,6 +62,10 @@ class MultiHopSettings(BaseModel):
     # 0.78, "place of birth" and "location" 0.64. Store-only walks on MQuAKE-CF dev give the same
     # accuracy at 0.60 and 0.65 and less at 0.70 (bench/walk_variants.py, docs/BENCHMARKS.md).
     stand_in_similarity: float = Field(default=0.65, ge=0.0, le=1.01)
+    # A stored relation whose label only adds words to the asked one's ("country of citizenship"
+    # for "country": similarity 0.58) stands in whatever its similarity: the specific fact
+    # answers the generic question. Checked store-only on MQuAKE-CF dev: no right walk changed.
+    stand_in_narrower: bool = True
     # Unnamed hops the store may insert into one walk to reach an entity that has the asked
     # relation ("the sport played by X" = X's position's sport); 0 turns bridging off.
     bridge_hops: int = Field(default=2, ge=0, le=4)

@@ -11,7 +11,7 @@ from kme_store.facts import Fact
 from kme_server.answers import GenerationOptions, Hop
 from kme_server.models.base import LanguageModel
 from kme_server.multihop.chain import FactSource
-from kme_server.multihop.relations import Relation, RelationCatalogue
+from kme_server.multihop.relations import Relation, RelationCatalogue, cue_stems
 from kme_server.multihop.settings import MultiHopSettings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,9 @@ class Walker:
     close in meaning stands in ("country" asked, "country of origin" stored), or an unnamed hop
     (at most `bridge_hops` in one walk) bridges to an entity that has the asked relation ("the
     sport played by X": X's position, then the position's sport). Questions leave such hops
-    implicit; the graph makes them explicit.
+    implicit; the graph makes them explicit. Where the chain's next relation is stored instead
+    and leads to the asked one, the two are walked in the store's order (`_swap`): which of two
+    relations a question names first is often ambiguous.
     """
 
     def __init__(self, store: FactSource, model: LanguageModel | None, settings: MultiHopSettings,
@@ -78,17 +80,27 @@ class Walker:
         out = Walk()
         current = entity
         bridges = self.settings.bridge_hops
-        for rel in relations:
+        i = 0
+        while i < len(relations):
+            rel = relations[i]
             facts = self._lookup(current, rel)
             if facts:
                 # One current object per (subject, relation) unless multi-valued; the newest wins.
                 current = self._take(out, current, rel.label, facts[-1])
+                i += 1
+                continue
+            swap = self._swap(current, rel, relations[i + 1]) if i + 1 < len(relations) else []
+            if swap:
+                for hop_rel, fact in swap:
+                    current = self._take(out, current, hop_rel.label, fact)
+                i += 2
                 continue
             repair = self._repair(current, rel, bridges > 0)
             if repair:
                 bridges -= len(repair) - 1
                 for hop_rel, fact in repair:
                     current = self._take(out, current, hop_rel.label, fact)
+                i += 1
                 continue
             answer = self._ask_model(current, rel, out) if ask_model else ""
             if not answer:
@@ -96,6 +108,7 @@ class Walker:
                 break
             out.hops.append(Hop(current, rel.label, answer, "model", None))
             current = answer
+            i += 1
         else:
             out.complete = True
         return out
@@ -143,14 +156,40 @@ class Walker:
         return [(self.catalogue.for_fact(f), f) for f in self.store.facts_about(entity)]
 
     def _stand_in(self, known: list[tuple[Relation, Fact]], rel: Relation) -> tuple[Relation, Fact] | None:
-        """The stored fact whose relation is closest in meaning to `rel`, if close enough (needs a similarity)."""
+        """The stored fact whose relation is closest in meaning to `rel`, if close enough (needs a
+        similarity). A stored relation whose label narrows `rel`'s ("country of citizenship" for
+        "country", "headquarters location" for "location") stands in whatever its similarity,
+        unless MultiHopSettings.stand_in_narrower is off."""
         assert self.similarity is not None
         best: tuple[float, Relation, Fact] | None = None
         for other, fact in known:
             sim = self.similarity(rel, other)
-            if sim >= self.settings.stand_in_similarity and (best is None or sim > best[0]):
+            narrower = self.settings.stand_in_narrower and _narrows(other, rel)
+            if ((sim >= self.settings.stand_in_similarity or narrower)
+                    and (best is None or sim > best[0])):
                 best = (sim, other, fact)
         return None if best is None else (best[1], best[2])
+
+    def _swap(self, entity: str, rel: Relation, after: Relation) -> list[tuple[Relation, Fact]]:
+        """The chain's next two hops taken in the other order, when only that order is stored.
+
+        Which of two relations a question names first is often ambiguous ("the capital of the
+        country where X's spouse holds citizenship" reads spouse, capital, citizenship as easily
+        as spouse, citizenship, capital); the graph decides: `after` is stored for `entity` and
+        `rel` for where it leads. Both are relations the question names, so no hop is invented.
+        """
+        first = self._lookup(entity, after)
+        if first:
+            first_hop = (after, first[-1])
+        elif self.catalogue is not None and self.similarity is not None:
+            stand_in = self._stand_in(self._known(entity), after)
+            if stand_in is None:
+                return []
+            first_hop = stand_in
+        else:
+            return []
+        second = self._lookup(first_hop[1].object, rel)
+        return [first_hop, (rel, second[-1])] if second else []
 
     def _lookup(self, entity: str, rel: Relation) -> list[Fact]:
         facts = self.store.lookup(entity, rel.key)
@@ -175,3 +214,9 @@ class Walker:
         if self.settings.hop_prompt == "few_shot" and rel.examples:
             return f"{rel.examples}\nQ: {rel.question.format(entity)} A:"
         return cloze
+
+
+def _narrows(stored: Relation, asked: Relation) -> bool:
+    """Whether `stored`'s label is `asked`'s with words added ("country" -> "country of origin")."""
+    asked_words = cue_stems(asked.label)
+    return bool(asked_words) and asked_words < cue_stems(stored.label)
