@@ -99,6 +99,18 @@ def test_chain_extraction_survives_paraphrase(world, embedder, settings, questio
     assert mh.is_multi_hop(parse)
 
 
+@pytest.mark.parametrize("question", [
+    "What is the capital of the country of citizenship of Devious Maids's creator?",
+    "Which country is Devious Maids' creator a citizen of?",
+])
+def test_a_relation_named_after_the_entitys_possessive_is_the_first_hop(store, embedder, settings, question):
+    """"X's creator" is X's own relation: innermost, whatever the words left of X say. An empty
+    store, so the words alone decide (the graph would otherwise vouch for the stored order)."""
+    parse = MultiHop(store, None, embedder, settings).parse(question)
+    assert parse is not None and parse.entity.name == "Devious Maids"
+    assert parse.keys[0] == "P170" and len(parse.keys) >= 2
+
+
 def test_chain_extraction_without_the_start_entity_in_the_store(store, embedder, settings):
     # Edits only: the store knows nothing about the show, so the start comes from the quotes
     # and the chain from the words alone.

@@ -17,6 +17,7 @@ from kme_server.multihop.settings import MultiHopSettings
 log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
+_POSSESSIVE = re.compile(r"['’]s?\s+")
 # Phrase vectors of question words kept per extractor; past this many the table starts over.
 _GRAM_CACHE_LIMIT = 50_000
 
@@ -29,6 +30,7 @@ class _Gram:
     words: frozenset[int]  # indices of the content words it covers
     position: int  # character offset of its first word
     stems: frozenset[str]  # stems of its content words
+    possessive: bool = False  # right after the entity's possessive ("X's spouse"): the innermost hop
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,8 @@ class BeamExtractor:
                     continue
                 value = 0.0
             inversions, last_left = state.inversions, state.last_left
+            if gram.possessive and state.relations:
+                inversions += 1  # "X's spouse" names X's own relation, the chain's first
             if gram.position < entity.start:
                 # Left of the entity the chain reads outside-in: each further hop is named further left.
                 if last_left is not None and gram.position > last_left:
@@ -214,5 +218,6 @@ def _grams(question: str, entity: StartEntity) -> list[_Gram]:
                 break
             end = tokens[j][1] + len(tokens[j][0])
             text = question[tokens[i][1]:end]
-            grams.append(_Gram(text, frozenset(range(a, b + 1)), tokens[i][1], cue_stems(text)))
+            possessive = _POSSESSIVE.fullmatch(question[entity.end:tokens[i][1]]) is not None
+            grams.append(_Gram(text, frozenset(range(a, b + 1)), tokens[i][1], cue_stems(text), possessive))
     return grams
