@@ -42,11 +42,14 @@ for step in "${steps[@]}"; do
           ln -sfn ../serac/counterfactual $dir/counterfactual
         else
           # A service built with `make serac COUNTERFACTUAL_ZSRE=all` has a counterfactual model that
-          # read zsRE too: cross-fitted the same way, one per fold, kept beside the fold's classifier.
-          ln -sfn counterfactual-zsre $dir/counterfactual
-          [ -f $dir/counterfactual-zsre/kme-counterfactual.json ] || .venv/bin/python -m kme_server.editing.serac.counterfactual \
-               --data-dir $DATA --out $dir/counterfactual-zsre --base gemma3-270m --cache-dir .cache/models --seed 0 \
-               --zsre $k/2 2> $OUT/train-counterfactual-zsre-fold$k.log
+          # read zsRE too: cross-fitted the same way, one per fold, kept beside the fold's classifier
+          # (one folder per share of zsRE hard negatives, COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE).
+          neg=${COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE:-0.2}
+          cf=counterfactual-zsre-neg$neg
+          ln -sfn $cf $dir/counterfactual
+          [ -f $dir/$cf/kme-counterfactual.json ] || .venv/bin/python -m kme_server.editing.serac.counterfactual \
+               --data-dir $DATA --out $dir/$cf --base gemma3-270m --cache-dir .cache/models --seed 0 \
+               --zsre $k/2 --zsre-negative-share $neg 2> $OUT/train-$cf-fold$k.log
         fi
         KME_ANSWERING__SERAC_DIR=$dir run zsre-fold$k $KME eval zsre $DATA/zsre/zsre-dev.json --fold $k/2 \
                --systems none,auto --json $OUT/zsre-fold$k.json --cases $OUT/zsre-fold$k.jsonl
