@@ -217,6 +217,10 @@ def test_walk_takes_two_named_hops_in_the_order_the_store_holds(world, embedder,
         ("creator", "Marc Cherry", "store"), ("country of citizenship", "United States of America", "store"),
         ("capital", "Washington", "store")]
     assert walk.complete and model.prompts == []
+    no_swap = MultiHop(world, model, embedder, exact.model_copy(update={"swap_from_store": False})).walker
+    walk = no_swap.walk("Devious Maids", [cat.get("P170"), cat.get("P36"), cat.get("P27")])
+    assert [h.source for h in walk.hops][:2] == ["store", "model"]
+    model.prompts.clear()
     # Neither order stored: no swap, the model answers the hop as asked.
     walk = walker.walk("Devious Maids", [cat.get("P36"), cat.get("P170")])
     assert [h.source for h in walk.hops][:1] == ["model"] and model.prompts[0] == "The capital of Devious Maids is"

@@ -66,6 +66,9 @@ class MultiHopSettings(BaseModel):
     # for "country": similarity 0.58) stands in whatever its similarity: the specific fact
     # answers the generic question. Checked store-only on MQuAKE-CF dev: no right walk changed.
     stand_in_narrower: bool = True
+    # Where the store lacks the asked relation of an entity but holds the chain's next one, and
+    # that leads to the asked one, the two hops are walked in the store's order (Walker._swap).
+    swap_from_store: bool = True
     # Unnamed hops the store may insert into one walk to reach an entity that has the asked
     # relation ("the sport played by X" = X's position's sport); 0 turns bridging off.
     bridge_hops: int = Field(default=2, ge=0, le=4)

@@ -89,7 +89,8 @@ class Walker:
                 current = self._take(out, current, rel.label, facts[-1])
                 i += 1
                 continue
-            swap = self._swap(current, rel, relations[i + 1]) if i + 1 < len(relations) else []
+            may_swap = self.settings.swap_from_store and i + 1 < len(relations)
+            swap = self._swap(current, rel, relations[i + 1]) if may_swap else []
             if swap:
                 for hop_rel, fact in swap:
                     current = self._take(out, current, hop_rel.label, fact)
