@@ -31,20 +31,21 @@ for step in "${steps[@]}"; do
       run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --limit ${ZSRE_LIMIT:-0} --systems none,auto \
                --json $OUT/zsre.json --cases $OUT/zsre.jsonl ;;
     zsre-crossfit)  # zsre-dev also trains the service's scope classifier: each of two folds is scored by
-                    # a classifier trained without it (editing/serac/folds.py), every edit stored; with
-                    # COUNTERFACTUAL_ZSRE=all, by a counterfactual model trained without it as well
+                    # a classifier trained without it (editing/serac/folds.py), every edit stored, and by
+                    # a counterfactual model trained without it as well (COUNTERFACTUAL_ZSRE=none: the
+                    # service's own, for a service built with `make serac COUNTERFACTUAL_ZSRE=none`)
       for k in 0 1; do
         dir=.cache/serac-zsre-fold$k
         [ -f $dir/scope.json ] || .venv/bin/python -m kme_server.editing.serac.train --data-dir $DATA --out $dir \
                --seed 0 --zsre $k/2 2> $OUT/train-zsre-fold$k.log
-        if [ "${COUNTERFACTUAL_ZSRE:-none}" = none ]; then
-          # The service's counterfactual model (make serac: COUNTERFACTUAL_ZSRE=none) never reads zsRE.
+        if [ "${COUNTERFACTUAL_ZSRE:-all}" = none ]; then
+          # A counterfactual model built with COUNTERFACTUAL_ZSRE=none never reads zsRE.
           ln -sfn ../serac/counterfactual $dir/counterfactual
         else
-          # A service built with `make serac COUNTERFACTUAL_ZSRE=all` has a counterfactual model that
-          # read zsRE too: cross-fitted the same way, one per fold, kept beside the fold's classifier
-          # (one folder per share of zsRE hard negatives, COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE).
-          neg=${COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE:-0.2}
+          # The service's counterfactual model (make serac) read zsRE too: cross-fitted the same
+          # way, one per fold, kept beside the fold's classifier (one folder per share of zsRE hard
+          # negatives, COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE as in the Makefile).
+          neg=${COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE:-0}
           cf=counterfactual-zsre-neg$neg
           ln -sfn $cf $dir/counterfactual
           [ -f $dir/$cf/kme-counterfactual.json ] || .venv/bin/python -m kme_server.editing.serac.counterfactual \

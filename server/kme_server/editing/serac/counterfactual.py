@@ -1,14 +1,14 @@
 """SERAC's counterfactual model: the base model fine-tuned to answer a question under one edit.
 
-`python -m kme_server.editing.serac.counterfactual --data-dir D --out DIR [--zsre none|all|K/N]`
-(`make serac`; with COUNTERFACTUAL_ZSRE=all, `bench/run_quality.sh zsre-crossfit` trains one
-without each half of zsre-dev).
+`python -m kme_server.editing.serac.counterfactual --data-dir D --out DIR [--zsre all|none|K/N]
+[--zsre-negative-share F]` (`make serac`; `bench/run_quality.sh zsre-crossfit` trains one without
+each half of zsre-dev).
 
 SERAC (Mitchell et al. 2022) sends a question its scope classifier puts in an edit's scope to a
 small model trained on (edit, question) -> answer. Here that model is the base language model
 itself, fine-tuned on the scope classifier's positive pairs (editing/serac/data.py: the edit's own
-prompt, CounterFact's loose rephrasings, other templates of the relation, questions; with
---zsre, zsRE's questions and their rephrasings), each put as
+prompt, CounterFact's loose rephrasings, other templates of the relation, questions, zsRE's
+questions and their rephrasings), each put as
 
     New Fact: <the edit as a sentence>
     Prompt: <the question> <the edit's object>
@@ -82,16 +82,15 @@ class CounterfactualSettings:
     # "K/N" for all but fold K (the cross-fitted benchmark). Their questions ("Which river is the
     # mouth of X?") are a style no other source has: without them the model abstained on 22 zsRE
     # rephrasings that the classifier had rightly let through. Every zsRE pair is taken, up to
-    # this share of `examples` (of `negatives`), on top of them: the other sources' examples stay
-    # those of a run without zsRE, so what zsRE adds is all that changes (about +3 minutes).
-    # Not the default: trained with it, the model took zsRE generalization from 88.6% to 92.8% and
-    # CounterFact's from 96.4% to 94.7%, abstaining on loose rephrasings it used to answer
-    # ("X's passport is a symbol of"): a regression of a met target (docs/BENCHMARKS.md).
-    zsre: str = "none"
+    # `zsre_share` of `examples` (`zsre_negative_share` of `negatives`), on top of them: the other
+    # sources' examples stay those of a run without zsRE, so what zsRE adds is all that changes.
+    # zsRE's in-scope answers only (negative share 0), not its hard negatives: trained to abstain
+    # on zsRE's negatives as well (share 0.2), the model abstained on 40 loose CounterFact
+    # rephrasings it used to answer ("X's passport is a symbol of"), taking CounterFact
+    # generalization below its target (docs/BENCHMARKS.md, sessions 7 and 8).
+    zsre: str = "all"
     zsre_share: float = 0.2
-    # The zsRE hard negatives' own share of `negatives`. 0 trains zsRE's in-scope answers alone:
-    # the model's abstentions then stay those of a run without zsRE.
-    zsre_negative_share: float = 0.2
+    zsre_negative_share: float = 0.0
 
     def zsre_source(self) -> Fold | bool:
         return records_to_train(self.zsre)
@@ -261,10 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--zsre-negative-share", type=float, default=CounterfactualSettings.zsre_negative_share,
                     help="zsRE hard negatives (trained to abstain) as a share of the negatives; 0: none")
-    ap.add_argument("--zsre", default="none",
-                    help='zsre-dev records to train on: "none" (the service\'s model), "all", or "K/N": all but '
-                         'fold K of N, for the cross-fitted benchmark (COUNTERFACTUAL_ZSRE=all bash '
-                         'bench/run_quality.sh zsre-crossfit)')
+    ap.add_argument("--zsre", default=CounterfactualSettings.zsre,
+                    help='zsre-dev records to train on: "all" (the service\'s model), "none", or "K/N": all but '
+                         'fold K of N, for the cross-fitted benchmark (bench/run_quality.sh zsre-crossfit)')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = QUICK if args.quick else CounterfactualSettings()
