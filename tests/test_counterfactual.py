@@ -9,7 +9,7 @@ import torch
 from kme_store.facts import Fact
 
 from kme_server.editing.serac.counterfactual import (CounterfactualSettings, Example, _batch, abstentions_from,
-                                                     answer_loss, chosen, examples_from, is_trained, train)
+                                                     answer_loss, chosen, examples_from, is_trained, main, train)
 from kme_server.editing.serac.data import (EDIT_PROMPT, OTHER_SUBJECT, REPHRASE, SAME_SUBJECT, UNRELATED, ScopePair,
                                            sample)
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
@@ -114,3 +114,11 @@ def test_zsre_examples_come_on_top_of_the_other_sources_which_stay_as_without_zs
     # The negatives' own share (zsre_negative_share) overrides it: 0 trains zsRE's answers alone.
     assert len(chosen(other + zsre, 100, settings, seed=4, share=0.05)) == 105
     assert chosen(other + zsre, 100, settings, seed=4, share=0.0) == taken[:100]
+
+
+@pytest.mark.parametrize("argv, field", [(["--zsre-negative-share", "-0.1"], "--zsre-negative-share"),
+                                         (["--zsre", "some"], "--zsre")])
+def test_the_training_command_names_a_bad_argument_before_loading_anything(tmp_path: Path, capsys, argv, field):
+    with pytest.raises(SystemExit):
+        main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "out"), *argv])
+    assert field in capsys.readouterr().err and not (tmp_path / "out").exists()

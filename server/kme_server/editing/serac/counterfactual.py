@@ -258,16 +258,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", type=Path, default=ModelSettings().cache_dir, help="converted presets")
     ap.add_argument("--quick", action="store_true", help="a tiny run for CI")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--zsre-negative-share", type=float, default=CounterfactualSettings.zsre_negative_share,
+    ap.add_argument("--zsre-negative-share", type=float, default=CounterfactualSettings().zsre_negative_share,
                     help="zsRE hard negatives (trained to abstain) as a share of the negatives; 0: none")
-    ap.add_argument("--zsre", default=CounterfactualSettings.zsre,
+    ap.add_argument("--zsre", default=CounterfactualSettings().zsre,
                     help='zsre-dev records to train on: "all" (the service\'s model), "none", or "K/N": all but '
                          'fold K of N, for the cross-fitted benchmark (bench/run_quality.sh zsre-crossfit)')
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = QUICK if args.quick else CounterfactualSettings()
     settings = CounterfactualSettings(**{**asdict(settings), "seed": args.seed, "zsre": args.zsre,
-                                                        "zsre_negative_share": args.zsre_negative_share})
+                                         "zsre_negative_share": args.zsre_negative_share})
+    if not 0.0 <= settings.zsre_negative_share <= 1.0:
+        ap.error(f"--zsre-negative-share: {settings.zsre_negative_share} is not a share between 0 and 1")
     try:
         settings.zsre_source()  # a bad --zsre fails here, before minutes of loading and pair building
     except FieldError as error:
