@@ -143,13 +143,20 @@ class Walker:
         for via, fact in reversed(known):  # newest first: an edit outranks what it superseded
             if via.key == rel.key:
                 continue
-            nxt = self._lookup(fact.object, rel)
-            if nxt:
-                return [(via, fact), (rel, nxt[-1])]
-            onward = self._stand_in(self._known(fact.object), rel)
+            onward = self._stored_hop(fact.object, rel)
             if onward is not None:
                 return [(via, fact), onward]
         return []
+
+    def _stored_hop(self, entity: str, rel: Relation) -> tuple[Relation, Fact] | None:
+        """The store's answer to `rel` of `entity`: its own fact, else a stand-in's (when the
+        walker has a catalogue and a similarity), else None."""
+        facts = self._lookup(entity, rel)
+        if facts:
+            return rel, facts[-1]
+        if self.catalogue is None or self.similarity is None:
+            return None
+        return self._stand_in(self._known(entity), rel)
 
     def _known(self, entity: str) -> list[tuple[Relation, Fact]]:
         """The current facts about `entity`, each with its catalogue relation (needs a catalogue)."""
@@ -179,18 +186,11 @@ class Walker:
         as spouse, citizenship, capital); the graph decides: `after` is stored for `entity` and
         `rel` for where it leads. Both are relations the question names, so no hop is invented.
         """
-        first = self._lookup(entity, after)
-        if first:
-            first_hop = (after, first[-1])
-        elif self.catalogue is not None and self.similarity is not None:
-            stand_in = self._stand_in(self._known(entity), after)
-            if stand_in is None:
-                return []
-            first_hop = stand_in
-        else:
+        first = self._stored_hop(entity, after)
+        if first is None:
             return []
-        second = self._lookup(first_hop[1].object, rel)
-        return [first_hop, (rel, second[-1])] if second else []
+        second = self._lookup(first[1].object, rel)
+        return [first, (rel, second[-1])] if second else []
 
     def _lookup(self, entity: str, rel: Relation) -> list[Fact]:
         facts = self.store.lookup(entity, rel.key)
