@@ -67,9 +67,7 @@ def main() -> int:
         raws = model.generate_batch([p for p, _ in asked], options)
         seconds = time.perf_counter() - start
         answers = [normalize_answer(r) for r in raws]
-        known = sum(contains(a, gold) for a, (_, gold) in zip(answers, asked))
-        entity = sum(0 < len(a.split()) <= 4 for a in answers)
-        rows.append((style, len(asked), known / len(asked), entity / len(asked), seconds))
+        rows.append(_row(style, answers, [gold for _, gold in asked], seconds))
         asked_by[style], answers_by[style] = asked, answers
         for (p, gold), a in list(zip(asked, answers))[:3]:
             log.info("%s: %r -> %r (gold %r)", style, p[-80:], a, gold[0])
@@ -101,11 +99,16 @@ def _combined(model, asked_by: dict, answers_by: dict) -> list[tuple]:
                 total[scored.candidate[1:]] += scored.logprob / max(scored.tokens, 1)
         picked.append(max(candidates, key=total.__getitem__))
     seconds = time.perf_counter() - start
-    known = sum(contains(p, g) for p, g in zip(picked, golds))
-    entity = sum(0 < len(p.split()) <= 4 for p in picked)
-    n = len(golds)
-    return [("either (oracle)", n, either / n, float("nan"), 0.0),
-            ("rerank (both prompts scored)", n, known / n, entity / n, seconds)]
+    return [("either (oracle)", len(golds), either / len(golds), float("nan"), 0.0),
+            _row("rerank (both prompts scored)", picked, golds, seconds)]
+
+
+def _row(style: str, answers: list[str], golds: list[list[str]], seconds: float) -> tuple:
+    """One table row: hops, share known, share of entity-like answers (at most four words), seconds."""
+    n = len(answers)
+    known = sum(contains(a, gold) for a, gold in zip(answers, golds))
+    entity = sum(0 < len(a.split()) <= 4 for a in answers)
+    return style, n, known / n, entity / n, seconds
 
 
 if __name__ == "__main__":
