@@ -11,6 +11,8 @@ from kme_server.answering import Answerer, Plan
 from kme_server.answers import CandidateScore, GenerationOptions, Mode
 from kme_server.multihop import (MultiHop, MultiHopSettings, RelationCatalogue, compose, find_start, install,
                                  normalize_answer)
+from kme_server.multihop.beam import _grams
+from kme_server.multihop.chain import StartEntity
 
 CLOZE = {"P170": "[X] was created by __", "P27": "[X] is a citizen of __", "P36": "The capital of [X] is __",
          "P17": "[X] is located in the country of __", "P50": "The author of [X] is __",
@@ -109,6 +111,62 @@ def test_a_relation_named_after_the_entitys_possessive_is_the_first_hop(store, e
     parse = MultiHop(store, None, embedder, settings).parse(question)
     assert parse is not None and parse.entity.name == "Devious Maids"
     assert parse.keys[0] == "P170" and len(parse.keys) >= 2
+
+
+FOUNDER_RELATIONS = {  # Wikidata id: (cloze, question, label)
+    "P140": ("[X] is affiliated with the religion of __", "Which religion is [X] affiliated with?",
+             "religion or worldview"),
+    "P112": ("[X] was founded by __", "Who founded [X]?", "founded by"),
+    "P937": ("[X] worked in the city of __", "Which city did [X] work in?", "work location"),
+    "P19": ("[X] was born in the city of __", "Which city was [X] born in?", "place of birth"),
+    "P27": ("[X] is a citizen of __", "What is the country of citizenship of [X]?", "country of citizenship"),
+    "P30": ("[X] is located in the continent of __", "Which continent is [X] located in?", "continent"),
+}
+
+
+@pytest.fixture
+def founder_settings(tmp_path: Path) -> MultiHopSettings:
+    (tmp_path / "cloze_templates.json").write_text(json.dumps({k: v[0] for k, v in FOUNDER_RELATIONS.items()}))
+    (tmp_path / "question_templates.json").write_text(json.dumps({k: v[1] for k, v in FOUNDER_RELATIONS.items()}))
+    (tmp_path / "labels.json").write_text(json.dumps(_labels_json({k: v[2] for k, v in FOUNDER_RELATIONS.items()})))
+    return MultiHopSettings(templates_dir=tmp_path, relation_labels=tmp_path / "labels.json")
+
+
+@pytest.mark.parametrize("question, keys", [
+    ("In which city was the founder of Aldhelm's religion born?", ["P140", "P112", "P19"]),
+])
+def test_the_closing_words_read_with_the_wh_frame_name_the_outermost_hop(store, embedder, founder_settings,
+                                                                          question, keys):
+    """"Where did the founder of X's religion work?": "work" closes the question but asks where the
+    founder worked, after the religion and its founder (an edit of X's religion is stored)."""
+    store.add([{"subject": "Aldhelm", "relation": "religion or worldview", "relation_id": "P140",
+                "object": "Confucianism"}])
+    parse = MultiHop(store, None, embedder, founder_settings).parse(question)
+    assert parse is not None and parse.entity.name == "Aldhelm"
+    assert parse.keys == keys
+
+
+def test_closing_words_stand_where_the_frame_stands_unless_a_relative_clause_holds_them():
+    """The order the beam reads hops in: a gram's position. Closing words of a framed question
+    move to the frame (outermost hop), with framed twins; inside a relative clause they stay."""
+    question = "Where did the founder of Aldhelm's religion work?"
+    start = question.index("Aldhelm")
+    grams = {g.text: g for g in _grams(question, StartEntity("Aldhelm", start, start + len("Aldhelm"), True))}
+    assert grams["work"].position == 0 and grams["Where work"].position == 0
+    assert grams["founder"].position == question.index("founder")
+    assert grams["religion"].possessive and grams["religion"].position == question.index("religion")
+
+    question = "Who is the head of government of the country where Frank Strayer holds citizenship?"
+    start = question.index("Frank")
+    grams = {g.text: g for g in _grams(question, StartEntity("Frank Strayer", start, start + 13, True))}
+    assert grams["holds citizenship"].position == question.index("holds")
+    assert grams["Who holds citizenship"].position == 0  # a twin to choose, not a move
+
+    question = "In which continent does Aldhelm hold citizenship?"
+    start = question.index("Aldhelm")
+    grams = [g for g in _grams(question, StartEntity("Aldhelm", start, start + 7, True)) if g.requires]
+    assert [(g.text, g.requires) for g in grams] == [("In which continent hold citizenship", {"continent"}),
+                                                   ("In which continent citizenship", {"continent"})]
 
 
 def test_chain_extraction_without_the_start_entity_in_the_store(store, embedder, settings):

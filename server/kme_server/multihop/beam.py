@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,13 @@ log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
 _POSSESSIVE = re.compile(r"['’]s?\s+")
+# The question's frame: a wh-word (after a preposition, with at most two nouns) up to its
+# auxiliary, as in "Where did", "In which city was", "What country is".
+_FRAME = re.compile(r"^\s*(?:(?:in|at|from|for|to|of|by|on)\s+)?(?:where|when|who|whom|which|what)\b"
+                    r"(?P<nouns>(?:\s+[A-Za-z]+){0,2}?)"
+                    r"(?=\s+(?:did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b)", re.I)
+_POSSESSIVE_END = re.compile(r"['’]s?\s+$")
+_RELATIVE = re.compile(r"\b(?:where|that|which|who|whom|whose|when)\b", re.I)
 # Phrase vectors of question words kept per extractor; past this many the table starts over.
 _GRAM_CACHE_LIMIT = 50_000
 
@@ -31,6 +38,7 @@ class _Gram:
     position: int  # character offset of its first word
     stems: frozenset[str]  # stems of its content words
     possessive: bool = False  # right after the entity's possessive ("X's spouse"): the innermost hop
+    requires: frozenset[str] = frozenset()  # stems a relation's cues must hold to be named by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,7 @@ class BeamExtractor:
         theta = s.min_relation_similarity
         options: list[tuple[float, float, _Gram]] = []
         for g, gram in enumerate(grams):
-            if gram.words & state.claimed:
+            if gram.words & state.claimed or not gram.requires <= rel.cues:
                 continue
             # A longer phrase is worth somewhat more, so one hop naming "country of citizenship"
             # beats two hops naming "country" and "citizenship"; branching over two phrases
@@ -220,4 +228,40 @@ def _grams(question: str, entity: StartEntity) -> list[_Gram]:
             text = question[tokens[i][1]:end]
             possessive = _POSSESSIVE.fullmatch(question[entity.end:tokens[i][1]]) is not None
             grams.append(_Gram(text, frozenset(range(a, b + 1)), tokens[i][1], cue_stems(text), possessive))
-    return grams
+    return _framed(question, entity, tokens, content, grams)
+
+
+def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], content: list[int],
+            grams: list[_Gram]) -> list[_Gram]:
+    """The question's closing words right of the entity, read with its frame. "Where did the
+    founder of X's religion work?" asks where the founder worked: the chain's outermost hop. When
+    no relative word stands between the frame and the entity, the closing grams stand where the
+    frame stands, left of every other hop, so the outside-in order puts them last; in "the country
+    where X holds citizenship" the closing words name X's own relation and keep their place.
+
+    Each closing gram also gets a framed twin that names it with the wh-word ("Where work": a
+    work location, where "work" alone reads as an occupation). A frame with nouns ("In which city
+    was ... born") gives one more twin that claims the nouns too, for a relation whose own words
+    hold them ("city": place of birth); otherwise the nouns stay free to name their own hop ("In
+    which continent does X hold citizenship")."""
+    frame = _FRAME.match(question)
+    if frame is None or not content or tokens[content[-1]][1] < entity.end:
+        return grams
+    outermost = _RELATIVE.search(question, frame.end(), entity.start) is None
+    nouns = frozenset(a for a, i in enumerate(content) if tokens[i][1] < frame.end())
+    wh = question[frame.start():frame.start("nouns")].strip()
+    last = len(content) - 1
+    out = []
+    for gram in grams:
+        if (last not in gram.words or gram.possessive or gram.position < entity.end
+                or _POSSESSIVE_END.search(question, 0, gram.position)):  # "the performer's manager": a noun
+            out.append(gram)
+            continue
+        out.append(replace(gram, position=frame.start()) if outermost else gram)
+        text = f"{wh} {gram.text}"
+        out.append(_Gram(text, gram.words, frame.start(), cue_stems(text)))
+        if nouns:
+            text = f"{frame.group(0).strip()} {gram.text}"
+            out.append(_Gram(text, gram.words | nouns, frame.start(), cue_stems(text),
+                             requires=cue_stems(frame.group("nouns"))))
+    return out
