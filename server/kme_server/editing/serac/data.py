@@ -518,14 +518,17 @@ def training_sources(zsre: str) -> list[str]:
     return sources
 
 
-def with_every_zsre(pairs: Sequence[ScopePair], n: int, most: int, seed: int = 0) -> list[ScopePair]:
-    """Every zsRE pair (at most `most` of them, which a small run needs) and a seeded sample of the
-    others to make `n`; all pairs when n <= 0. zsRE's records are scarce (one pair in fifty) and
-    alone in their question style, so a plain sample would take few of them. Without zsRE pairs
-    this is sample(pairs, n, seed)."""
+def with_every_zsre(pairs: Sequence[ScopePair], n: int, most: int, seed: int = 0,
+                    repeat: int = 1) -> list[ScopePair]:
+    """Every zsRE pair (at most `most` of them, which a small run needs), each `repeat` times, and
+    a seeded sample of the others to make `n`; all pairs when n <= 0. zsRE's records are scarce
+    (one pair in fifty) and alone in their question style, so a plain sample would take few of
+    them. Without zsRE pairs this is sample(pairs, n, seed)."""
     if n <= 0:
         return list(pairs)
-    zsre = sample([p for p in pairs if p.source == "zsre"], most, seed) if most > 0 else []
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
+    zsre = sample([p for p in pairs if p.source == "zsre"], most, seed) * repeat if most > 0 else []
     others = [p for p in pairs if p.source != "zsre"]
     return zsre + sample(others, n - len(zsre), seed)
 

@@ -46,6 +46,9 @@ class TrainSettings:
     # They are scarce (one in fifty pairs) and alone in their question style, so every one of them
     # is taken (up to a tenth of the pairs); the others are sampled to fill train_pairs, val_pairs.
     zsre: str = "all"
+    # Each zsRE pair is shown this many times (within train_pairs): one pass over a few hundred
+    # records taught the classifier their question style but not their relations' many wordings.
+    zsre_repeat: int = 3
 
     def zsre_source(self) -> Fold | bool:
         return records_to_train(self.zsre)
@@ -119,7 +122,8 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
     started = time.monotonic()
     pairs = build_pairs(data_dir, seed=settings.seed, zsre=settings.zsre_source())
     train_all, val_all = split_pairs(pairs, settings.val_fraction, settings.seed)
-    train = with_every_zsre(train_all, settings.train_pairs, settings.train_pairs // 10, settings.seed)
+    train = with_every_zsre(train_all, settings.train_pairs, settings.train_pairs // 10, settings.seed,
+                            repeat=settings.zsre_repeat)
     val = with_every_zsre(val_all, settings.val_pairs, settings.val_pairs // 10, settings.seed + 1)
     log.info("train %d of %d pairs %s; validation %d of %d", len(train), len(train_all), composition(train),
              len(val), len(val_all))
@@ -150,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "kme" / "serac")
     ap.add_argument("--quick", action="store_true", help="a tiny run (about a minute) for CI")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--zsre-repeat", type=int, default=TrainSettings().zsre_repeat,
+                    help="times each zsRE pair is shown in training (default %(default)s)")
     ap.add_argument("--encoder", help="pretrained encoder directory (default: all-MiniLM-L6-v2)")
     ap.add_argument("--zsre", default="all",
                     help='zsre-dev records to train on: "all" (the service\'s classifier), "none", or "K/N": '
@@ -157,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = QUICK if args.quick else TrainSettings()
-    settings = TrainSettings(**{**asdict(base), "seed": args.seed, "zsre": args.zsre})
+    settings = TrainSettings(**{**asdict(base), "seed": args.seed, "zsre": args.zsre,
+                                              "zsre_repeat": args.zsre_repeat})
     try:
         settings.zsre_source()  # a bad --zsre fails here, before minutes of pair building
     except FieldError as error:
