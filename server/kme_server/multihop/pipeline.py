@@ -12,6 +12,7 @@ from kme_server.models.base import LanguageModel
 from kme_server.multihop.beam import BeamExtractor
 from kme_server.multihop.chain import ChainExtractor, ChainParse, FactSource
 from kme_server.multihop.decompose import ModelDecomposer
+from kme_server.multihop.hop_styles import HopStyles
 from kme_server.multihop.lexical import LexicalExtractor
 from kme_server.multihop.relations import RelationCatalogue
 from kme_server.multihop.settings import MultiHopSettings
@@ -31,7 +32,8 @@ class MultiHop:
                  settings: MultiHopSettings | None = None, catalogue: RelationCatalogue | None = None) -> None:
         self.settings = settings or MultiHopSettings()
         self.catalogue = catalogue or RelationCatalogue.from_settings(self.settings)
-        self.walker = Walker(store, model, self.settings, self.catalogue, RelationSimilarity(embedder))
+        self.walker = Walker(store, model, self.settings, self.catalogue, RelationSimilarity(embedder),
+                             _hop_styles(self.settings, model))
         self.extractor: ChainExtractor = self._extractor(store, model, embedder)
 
     def _extractor(self, store: FactSource, model: LanguageModel | None, embedder: Embedder) -> ChainExtractor:
@@ -80,6 +82,24 @@ class MultiHop:
         prompt = walk.prompts[-1] if walk.prompts else parse.relations[-1].cloze.format(walk.hops[-1].subject)
         return Plan(Mode.MULTI_HOP, prompt, facts=list(walk.facts), chain=list(walk.hops), answer=walk.answer,
                     timings_ms={"parse": parse_ms, "walk": walk_ms})
+
+
+def _hop_styles(settings: MultiHopSettings, model: LanguageModel | None) -> HopStyles | None:
+    """The per-relation hop styles the settings ask for, when they were measured on this model."""
+    if settings.hop_prompt != "per_relation" or model is None or settings.hop_styles is None:
+        return None
+    try:
+        styles = HopStyles.load(settings.hop_styles)
+    except FileNotFoundError:
+        log.warning("no hop styles at %s (make hop-styles): every model hop is asked few-shot", settings.hop_styles)
+        return None
+    if styles.model != model.name:
+        log.warning("hop styles at %s were measured on %s, not %s: every model hop is asked few-shot",
+                    settings.hop_styles, styles.model, model.name)
+        return None
+    log.info("hop styles from %s: cloze for %d of %d relations", settings.hop_styles,
+             sum(s == "cloze" for s in styles.styles.values()), len(styles.styles))
+    return styles
 
 
 def _ms(start: float) -> float:

@@ -80,5 +80,9 @@ class MultiHopSettings(BaseModel):
     # "cloze": "The capital of Bulgaria is"; "few_shot": the relation's Q/A examples first (from
     # rel-prompts.json; a cloze where a relation has none). Few-shot: 46.0% of 200 MQuAKE-CF dev
     # hops known and every answer a name, against 32.5% and 76.5% for the cloze, at about 4x the
-    # prompt (bench/hop_prompts.py, docs/BENCHMARKS.md).
-    hop_prompt: Literal["cloze", "few_shot"] = "few_shot"
+    # prompt (bench/hop_prompts.py, docs/BENCHMARKS.md). "per_relation": the style `hop_styles`
+    # measured better for the relation on a calibration set (multihop/hop_styles.py; few-shot
+    # where the file is missing, names another model, or lacks the relation).
+    hop_prompt: Literal["cloze", "few_shot", "per_relation"] = "per_relation"
+    # Written by `make hop-styles` (python -m kme_server.multihop.hop_styles).
+    hop_styles: Path | None = Path(".cache/hop-styles.json")

@@ -11,6 +11,7 @@ from kme_store.facts import Fact
 from kme_server.answers import GenerationOptions, Hop
 from kme_server.models.base import LanguageModel
 from kme_server.multihop.chain import FactSource
+from kme_server.multihop.hop_styles import HopStyles, Style, hop_prompt
 from kme_server.multihop.relations import Relation, RelationCatalogue, cue_stems
 from kme_server.multihop.settings import MultiHopSettings
 
@@ -67,12 +68,14 @@ class Walker:
 
     def __init__(self, store: FactSource, model: LanguageModel | None, settings: MultiHopSettings,
                  catalogue: RelationCatalogue | None = None,
-                 similarity: Callable[[Relation, Relation], float] | None = None) -> None:
+                 similarity: Callable[[Relation, Relation], float] | None = None,
+                 styles: HopStyles | None = None) -> None:
         self.store = store
         self.model = model
         self.settings = settings
         self.catalogue = catalogue
         self.similarity = similarity
+        self.styles = styles  # per-relation hop prompt styles, for hop_prompt "per_relation"
 
     def walk(self, entity: str, relations: Sequence[Relation], ask_model: bool = True) -> Walk:
         """The walk along `relations` from `entity`. Without `ask_model` it stops at the first hop
@@ -210,11 +213,14 @@ class Walker:
         return normalize_answer(self.model.generate(prompt, options))
 
     def hop_prompt(self, entity: str, rel: Relation) -> str:
-        """The prompt the base model completes for one hop: the relation's cloze, few-shot or bare."""
-        cloze = rel.cloze.format(entity)
-        if self.settings.hop_prompt == "few_shot" and rel.examples:
-            return f"{rel.examples}\nQ: {rel.question.format(entity)} A:"
-        return cloze
+        """The prompt the base model completes for one hop: the relation's cloze or few-shot."""
+        return hop_prompt(entity, rel, self.hop_style(rel))
+
+    def hop_style(self, rel: Relation) -> Style:
+        chosen = self.settings.hop_prompt
+        if chosen == "per_relation":
+            return self.styles.style(rel.key) if self.styles is not None else "few_shot"
+        return chosen
 
 
 def _narrows(stored: Relation, asked: Relation) -> bool:
