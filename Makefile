@@ -28,7 +28,7 @@ models: install
 	$(PY) -m kme_server.models.convert --model smollm2-135m --cache-dir $(MODEL_CACHE)
 
 # SERAC, trained reproducibly (seed 0) from $(DATA) into $(SERAC_DIR), where the server looks for it
-# by default (KME_ANSWERING__SERAC_DIR): the scope classifier (about 13 minutes on 2 CPU cores) and
+# by default (KME_ANSWERING__SERAC_DIR): the scope classifier (about 16 minutes on 2 CPU cores) and
 # the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (about 22 minutes).
 SERAC_DIR ?= .cache/serac
 COUNTERFACTUAL_ZSRE ?= all

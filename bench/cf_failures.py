@@ -8,6 +8,13 @@ locality prompts, same-subject probe, portability questions); a question fails w
 verdict does (efficacy: the answer lacks the new target; generalization: the rephrase's answer
 lacks it; locality and same-subject: the answer differs from the one before editing). Prints one
 table row per measure.
+
+With --probes, a second table counts the failed same-subject probes by the relation the probe
+asks (kme_score.py's OTHER_RELATIONS keywords: it picks a probe whose keyword the edit prompt
+lacks) and by whether the edit prompt asks that very relation in other words ("passed away at"
+for "died in the city of"): such a probe is in the edit's scope, though the metric counts its
+change as a failure. The wordings are listed in SAME_RELATION_WORDS, read off CounterFact's
+prompt templates.
 """
 from __future__ import annotations
 
@@ -22,6 +29,15 @@ import _checkout  # noqa: F401  (sets sys.path before the project imports)
 from kme_server.matching import contains  # noqa: E402
 
 MEASURES = ("efficacy", "generalization", "locality", "subject_locality")
+# kme_score.py's probe keywords and templates, and edit-prompt wordings of CounterFact that ask
+# the same relation.
+PROBES = (("born", "{} was born in the city of"), ("died", "{} died in the city of"),
+          ("citizen", "{} is a citizen of"), ("occupation", "The occupation of {} is"),
+          ("founded", "{} was founded in the year"), ("located", "{} is located in the country of"),
+          ("language", "The official language of {} is"), ("sport", "{} is associated with the sport of"),
+          ("employ", "{} is employed by"), ("religion", "The religion of {} is"))
+SAME_RELATION_WORDS = {"died": ("passed away", "life ended", "expired at", "succumbed at"),
+                       "occupation": ("profession is",), "language": ("they understand",)}
 
 
 def failures(row: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -49,13 +65,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cases", type=Path, help="per-case JSONL written by kme eval --cases")
     ap.add_argument("--system", default="auto")
+    ap.add_argument("--probes", action="store_true", help="also the failed same-subject probes by relation")
     args = ap.parse_args()
     counts: dict[str, Counter[str]] = {m: Counter() for m in MEASURES}
+    probes: Counter[tuple[str, bool]] = Counter()
     for line in args.cases.read_text().splitlines():
         row = json.loads(line)
         if row.get("system") == args.system:
             for measure, route in failures(row):
                 counts[measure][route] += 1
+                if measure == "subject_locality":
+                    probes[probe_relation(row)] += 1
     routes = sorted({r for c in counts.values() for r in c})
     print(f"failed questions of {args.system} in {args.cases}, by the route taken")
     print("| failed | " + " | ".join(f"routed to {r}" for r in routes) + " |")
@@ -63,7 +83,24 @@ def main() -> int:
     for measure in MEASURES:
         total = sum(counts[measure].values())
         print(f"| {measure} ({total}) | " + " | ".join(str(counts[measure][r]) for r in routes) + " |")
+    if args.probes:
+        print("\nfailed same-subject probes by the relation they ask")
+        print("| probe keyword | failed | edit prompt asks the same relation in other words |")
+        print("|---|---:|---:|")
+        for key, _ in PROBES:
+            same, other = probes[(key, True)], probes[(key, False)]
+            print(f"| {key} | {same + other} | {same} |")
+        print(f"| all | {sum(probes.values())} | {sum(n for (_, same), n in probes.items() if same)} |")
     return 0
+
+
+def probe_relation(row: dict[str, Any]) -> tuple[str, bool]:
+    """The probe's keyword (by its template) and whether the edit prompt asks that relation."""
+    probe = row["subject_probe"]
+    key = next((k for k, t in PROBES if probe.startswith(t.split("{}")[0]) and probe.endswith(t.split("{}")[1])),
+               "?")
+    prompt = row["prompt"].lower()
+    return key, any(words in prompt for words in SAME_RELATION_WORDS.get(key, ()))
 
 
 if __name__ == "__main__":
