@@ -167,6 +167,7 @@ def test_closing_words_stand_where_the_frame_stands_unless_a_relative_clause_hol
     grams = [g for g in _grams(question, StartEntity("Aldhelm", start, start + 7, True)) if g.requires]
     assert [(g.text, g.requires) for g in grams] == [("In which continent hold citizenship", {"continent"}),
                                                    ("In which continent citizenship", {"continent"})]
+    assert not any(g.requires for g in _grams(question, StartEntity("Aldhelm", start, start + 7, True), False))
 
 
 def test_chain_extraction_without_the_start_entity_in_the_store(store, embedder, settings):

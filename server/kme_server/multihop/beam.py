@@ -83,7 +83,7 @@ class BeamExtractor:
 
     def extract_from(self, question: str, entity: StartEntity) -> ChainParse | None:
         s = self.settings
-        grams = _grams(question, entity)
+        grams = _grams(question, entity, s.read_frame)
         if not grams:
             return None
         relations = list(self.catalogue)
@@ -212,8 +212,9 @@ class BeamExtractor:
             return np.stack([self._vecs[t] for t in texts])
 
 
-def _grams(question: str, entity: StartEntity) -> list[_Gram]:
-    """Content words outside the entity, and their runs of one to three words (stopwords between allowed)."""
+def _grams(question: str, entity: StartEntity, read_frame: bool = True) -> list[_Gram]:
+    """Content words outside the entity, and their runs of one to three words (stopwords between
+    allowed); with `read_frame`, the closing words read with the question's frame (_framed)."""
     tokens = [(m.group(0), m.start()) for m in _TOKEN.finditer(question)
               if not (entity.start <= m.start() < entity.end)]
     content = [i for i, (w, _) in enumerate(tokens) if w.lower() not in STOPWORDS and len(w) > 2]
@@ -228,7 +229,7 @@ def _grams(question: str, entity: StartEntity) -> list[_Gram]:
             text = question[tokens[i][1]:end]
             possessive = _POSSESSIVE.fullmatch(question[entity.end:tokens[i][1]]) is not None
             grams.append(_Gram(text, frozenset(range(a, b + 1)), tokens[i][1], cue_stems(text), possessive))
-    return _framed(question, entity, tokens, content, grams)
+    return _framed(question, entity, tokens, content, grams) if read_frame else grams
 
 
 def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], content: list[int],

@@ -34,6 +34,11 @@ class MultiHopSettings(BaseModel):
     extractor: Literal["beam", "lexical", "model"] = "beam"
     # Longest chain considered; MQuAKE goes to four hops.
     max_hops: int = Field(default=4, ge=1, le=8)
+    # The words closing a question that a wh-frame opens ("Where did the founder of X's religion
+    # work?") name the outermost hop, and are also read with the wh-word ("Where work"). MQuAKE-CF
+    # dev questions read as their gold chains: 511 of 933 without, 533 with (beam width 8;
+    # bench/chain_reading.py, a diagnostic: gold chains are never used to answer).
+    read_frame: bool = True
     # Partial chains kept per depth of the beam. At 5 a phrase that names two hops at once
     # ("birthplace of the founder") crowded out the chain that splits it: 498 of MQuAKE-CF dev's
     # 933 questions read as their gold chains at 5, 511 at 8, 512 at 12 (a diagnostic; gold
