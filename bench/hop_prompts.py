@@ -9,7 +9,9 @@ the gold answer or an alias; "entity-like" counts answers of at most four words,
 hop's store lookup can start from. Prints one table row per prompt style, then two rows that
 combine them: "either" (an oracle: the hop is known when either style's answer is right) and
 "rerank" (of the two answers, the one with the higher sum of per-token mean log-probabilities
-under both prompts; a candidate for asking the model twice).
+under both prompts; a candidate for asking the model twice). With --hop-styles (the file `make
+hop-styles` measured on ROME's known_1000, not on this set), one more row: per relation the
+style that file names, i.e. what the walker's default `per_relation` asks.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from _checkout import ROOT  # sets sys.path before the project imports
 from kme_server.answers import GenerationOptions  # noqa: E402
 from kme_server.matching import contains  # noqa: E402
 from kme_server.multihop import MultiHopSettings, RelationCatalogue, Walker, normalize_answer  # noqa: E402
+from kme_server.multihop.hop_styles import HopStyles  # noqa: E402
 
 log = logging.getLogger("hop_prompts")
 
@@ -47,6 +50,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", default="auto", help="the model's dtype (ModelSettings.dtype)")
+    ap.add_argument("--hop-styles", type=Path, help="per-relation styles (make hop-styles: .cache/hop-styles.json)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from kme_server.models import ModelSettings, load_model
@@ -72,6 +76,13 @@ def main() -> int:
         for (p, gold), a in list(zip(asked, answers))[:3]:
             log.info("%s: %r -> %r (gold %r)", style, p[-80:], a, gold[0])
     rows.extend(_combined(model, asked_by, answers_by))
+    if args.hop_styles:
+        styles = HopStyles.load(args.hop_styles)
+        catalogue = RelationCatalogue.from_settings(MultiHopSettings(templates_dir=args.data_dir / "mquake"))
+        keys = [r for _, r, _ in hops if catalogue.get(r)]  # the hops both styles asked, in order
+        picked = [answers_by[styles.style(key)][i] for i, key in enumerate(keys)]
+        rows.append(_row(f"per_relation ({args.hop_styles.name}, {styles.model})", picked,
+                         [gold for _, gold in asked_by["cloze"]], 0.0))
     print(f"\nMQuAKE-CF dev single hops, seed {args.seed}, {model.name} ({args.dtype})")
     print("| hop prompt | hops | known | entity-like answers | seconds |")
     print("|---|---:|---:|---:|---:|")

@@ -273,6 +273,20 @@ def test_training_takes_every_zsre_pair_up_to_a_cap() -> None:
     # Without zsRE pairs it is the plain sample: a trainer that reads no zsRE trains as before.
     others = pairs[30:]
     assert with_every_zsre(others, 100, 20, seed=3) == sample(others, 100, seed=3)
+    # Repeated, each zsRE pair is there `repeat` times, still within n.
+    tripled = with_every_zsre(pairs, 400, 40, seed=0, repeat=3)
+    assert len(tripled) == 400 and sum(p.source == "zsre" for p in tripled) == 90
+    assert {tripled.count(p) for p in tripled if p.source == "zsre"} == {3}
+    with pytest.raises(ValueError, match="repeat"):
+        with_every_zsre(pairs, 400, 40, seed=0, repeat=0)
+
+
+def test_the_trainer_refuses_a_zsre_repeat_below_one(capsys) -> None:
+    from kme_server.editing.serac.train import main
+
+    with pytest.raises(SystemExit):
+        main(["--data-dir", "/nonexistent", "--zsre-repeat", "0"])
+    assert "--zsre-repeat" in capsys.readouterr().err
 
 
 def test_a_trainers_zsre_setting_names_the_field_when_bad() -> None:

@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                     help='zsre-dev records to train on: "all" (the service\'s classifier), "none", or "K/N": '
                          'all but fold K of N, for a cross-fitted benchmark (bench/run_quality.sh zsre-crossfit)')
     args = ap.parse_args(argv)
+    if args.zsre_repeat < 1:
+        ap.error(f"--zsre-repeat must be at least 1, not {args.zsre_repeat}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     base = QUICK if args.quick else TrainSettings()
     settings = TrainSettings(**{**asdict(base), "seed": args.seed, "zsre": args.zsre,
