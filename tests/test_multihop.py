@@ -160,7 +160,12 @@ def test_closing_words_stand_where_the_frame_stands_unless_a_relative_clause_hol
     start = question.index("Frank")
     grams = {g.text: g for g in _grams(question, StartEntity("Frank Strayer", start, start + 13, True))}
     assert grams["holds citizenship"].position == question.index("holds")
-    assert grams["Who holds citizenship"].position == 0  # a twin to choose, not a move
+    assert "Who holds citizenship" not in grams  # the relative clause's words, not the frame's
+
+    question = "Where did the founder of the religion that Aldhelm followed work?"  # "did": the frame's verb
+    start = question.index("Aldhelm")
+    grams = {g.text: g for g in _grams(question, StartEntity("Aldhelm", start, start + 7, True))}
+    assert grams["work"].position == 0 and grams["followed"].position == question.index("followed")
 
     question = "In which continent does Aldhelm hold citizenship?"
     start = question.index("Aldhelm")

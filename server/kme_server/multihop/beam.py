@@ -22,7 +22,7 @@ _POSSESSIVE = re.compile(r"['’]s?\s+")
 # auxiliary, as in "Where did", "In which city was", "What country is".
 _FRAME = re.compile(r"^\s*(?:(?:in|at|from|for|to|of|by|on)\s+)?(?:where|when|who|whom|which|what)\b"
                     r"(?P<nouns>(?:\s+[A-Za-z]+){0,2}?)"
-                    r"(?=\s+(?:did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b)", re.I)
+                    r"(?=\s+(?P<aux>did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b)", re.I)
 _POSSESSIVE_END = re.compile(r"['’]s?\s+$")
 _RELATIVE = re.compile(r"\b(?:where|that|which|who|whom|whose|when)\b", re.I)
 # Phrase vectors of question words kept per extractor; past this many the table starts over.
@@ -237,8 +237,12 @@ def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], c
     """The question's closing words right of the entity, read with its frame. "Where did the
     founder of X's religion work?" asks where the founder worked: the chain's outermost hop. When
     no relative word stands between the frame and the entity, the closing grams stand where the
-    frame stands, left of every other hop, so the outside-in order puts them last; in "the country
-    where X holds citizenship" the closing words name X's own relation and keep their place.
+    frame stands, left of every other hop, so the outside-in order puts them last; so they do after
+    a relative clause when the frame's auxiliary is "do", which leaves the main verb to the end.
+    Otherwise the closing words after a relative word are the clause's, not the frame's, and are
+    left alone: in "the country where X holds citizenship" they name X's own relation, and read
+    with the frame ("Which city is the capital of the country where ... originated") they named an
+    extra outermost hop (MQuAKE-CF dev: 14 questions lost that way).
 
     Each closing gram also gets a framed twin that names it with the wh-word ("Where work": a
     work location, where "work" alone reads as an occupation). A frame with nouns ("In which city
@@ -248,7 +252,10 @@ def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], c
     frame = _FRAME.match(question)
     if frame is None or not content or tokens[content[-1]][1] < entity.end:
         return grams
-    outermost = _RELATIVE.search(question, frame.end(), entity.start) is None
+    # "did"/"does"/"do" leave the main verb to the end, after any relative clause: "Where did the
+    # founder of the religion that X followed work?"
+    outermost = (frame.group("aux").lower() in ("did", "does", "do")
+                 or _RELATIVE.search(question, frame.end(), entity.start) is None)
     nouns = frozenset(a for a, i in enumerate(content) if tokens[i][1] < frame.end())
     wh = question[frame.start():frame.start("nouns")].strip()
     last = len(content) - 1
@@ -258,7 +265,10 @@ def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], c
                 or _POSSESSIVE_END.search(question, 0, gram.position)):  # "the performer's manager": a noun
             out.append(gram)
             continue
-        out.append(replace(gram, position=frame.start()) if outermost else gram)
+        if not outermost:
+            out.append(gram)
+            continue
+        out.append(replace(gram, position=frame.start()))
         text = f"{wh} {gram.text}"
         out.append(_Gram(text, gram.words, frame.start(), cue_stems(text)))
         if nouns:
