@@ -17,7 +17,7 @@ from kme_server.answers import AskResult, CandidateScore, GenerationOptions, Hop
 from kme_server.editing.ike import IKESettings, InContextEditor
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
 from kme_server.matching import contains
-from kme_server.models.base import LanguageModel
+from kme_server.models.base import LanguageModel, generate_all
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +259,7 @@ class Answerer:
         for model in models.values():
             todo = sorted({p.prompt for p in plans if p.answer is None and self._model_of(p) is model
                            and (model.name, p.prompt) not in cache}, key=len)
-            batch = getattr(model, "generate_batch", None)
-            raws = batch(todo, opts) if callable(batch) and todo else [model.generate(p, opts) for p in todo]
+            raws = generate_all(model, todo, opts)
             cache.update(((model.name, p), raw) for p, raw in zip(todo, raws))
             completed += len(todo)
         return _ms(start) / max(completed, 1)

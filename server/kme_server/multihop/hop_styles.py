@@ -28,7 +28,7 @@ from kme_store.errors import FieldError
 
 from kme_server.answers import GenerationOptions
 from kme_server.matching import contains
-from kme_server.models.base import LanguageModel
+from kme_server.models.base import LanguageModel, generate_all
 from kme_server.multihop.relations import Relation, RelationCatalogue
 from kme_server.multihop.settings import MultiHopSettings
 
@@ -105,7 +105,7 @@ def calibrate(model: LanguageModel, catalogue: RelationCatalogue, records: Seque
     tally: dict[str, dict[str, list[int]]] = defaultdict(lambda: {s: [0, 0] for s in STYLES})
     for style in STYLES:
         prompts = [hop_prompt(r["subject"], catalogue.get(key), style) for key, r in asked]
-        for (key, r), raw in zip(asked, _generate(model, prompts, options)):
+        for (key, r), raw in zip(asked, generate_all(model, prompts, options)):
             counts = tally[key][style]
             counts[0] += contains(normalize_answer(raw), [r["attribute"]])
             counts[1] += 1
@@ -113,11 +113,6 @@ def calibrate(model: LanguageModel, catalogue: RelationCatalogue, records: Seque
     styles: dict[str, Style] = {key: "cloze" if t["cloze"][0] > t["few_shot"][0] else "few_shot"
                                 for key, t in tally.items()}
     return HopStyles(model.name, styles, dict(tally), source)
-
-
-def _generate(model: LanguageModel, prompts: list[str], options: GenerationOptions) -> list[str]:
-    batch = getattr(model, "generate_batch", None)  # the HF model batches; a plain one answers in turn
-    return batch(prompts, options) if batch else [model.generate(p, options) for p in prompts]
 
 
 def main(argv: list[str] | None = None) -> int:
