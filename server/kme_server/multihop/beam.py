@@ -254,8 +254,9 @@ def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], c
         return grams
     # "did"/"does"/"do" leave the main verb to the end, after any relative clause: "Where did the
     # founder of the religion that X followed work?"
-    outermost = (frame.group("aux").lower() in ("did", "does", "do")
-                 or _RELATIVE.search(question, frame.end(), entity.start) is None)
+    if frame.group("aux").lower() not in ("did", "does", "do") and _RELATIVE.search(question, frame.end(),
+                                                                                  entity.start):
+        return grams
     nouns = frozenset(a for a, i in enumerate(content) if tokens[i][1] < frame.end())
     wh = question[frame.start():frame.start("nouns")].strip()
     last = len(content) - 1
@@ -263,9 +264,6 @@ def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], c
     for gram in grams:
         if (last not in gram.words or gram.possessive or gram.position < entity.end
                 or _POSSESSIVE_END.search(question, 0, gram.position)):  # "the performer's manager": a noun
-            out.append(gram)
-            continue
-        if not outermost:
             out.append(gram)
             continue
         out.append(replace(gram, position=frame.start()))
