@@ -27,7 +27,7 @@ from kme_server.evaluation.multi_hop import stored_batches  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
 
 # name -> settings changed from the shipped ones
-VARIANTS = {"default": {}, "width5": {"beam_width": 5}, "width12": {"beam_width": 12},
+VARIANTS = {"default": {}, "noclause": {"read_clauses": False}, "width5": {"beam_width": 5}, "width12": {"beam_width": 12},
             "noframe": {"read_frame": False}, "noframe-width5": {"read_frame": False, "beam_width": 5}}
 
 

@@ -11,7 +11,7 @@ from kme_server.answering import Answerer, Plan
 from kme_server.answers import CandidateScore, GenerationOptions, Mode
 from kme_server.multihop import (MultiHop, MultiHopSettings, RelationCatalogue, compose, find_start, install,
                                  normalize_answer)
-from kme_server.multihop.beam import _grams
+from kme_server.multihop.beam import _Gram, _grams
 from kme_server.multihop.chain import StartEntity
 
 CLOZE = {"P170": "[X] was created by __", "P27": "[X] is a citizen of __", "P36": "The capital of [X] is __",
@@ -159,13 +159,13 @@ def test_closing_words_stand_where_the_frame_stands_unless_a_relative_clause_hol
     question = "Who is the head of government of the country where Frank Strayer holds citizenship?"
     start = question.index("Frank")
     grams = {g.text: g for g in _grams(question, StartEntity("Frank Strayer", start, start + 13, True))}
-    assert grams["holds citizenship"].position == question.index("holds")
+    assert grams["holds citizenship"].position == question.index("where")  # where its clause opens
     assert "Who holds citizenship" not in grams  # the relative clause's words, not the frame's
 
     question = "Where did the founder of the religion that Aldhelm followed work?"  # "did": the frame's verb
     start = question.index("Aldhelm")
     grams = {g.text: g for g in _grams(question, StartEntity("Aldhelm", start, start + 7, True))}
-    assert grams["work"].position == 0 and grams["followed"].position == question.index("followed")
+    assert grams["work"].position == 0 and grams["followed"].position == question.index("that")
 
     question = "In which continent does Aldhelm hold citizenship?"
     start = question.index("Aldhelm")
@@ -173,6 +173,54 @@ def test_closing_words_stand_where_the_frame_stands_unless_a_relative_clause_hol
     assert [(g.text, g.requires) for g in grams] == [("In which continent hold citizenship", {"continent"}),
                                                    ("In which continent citizenship", {"continent"})]
     assert not any(g.requires for g in _grams(question, StartEntity("Aldhelm", start, start + 7, True), False))
+
+
+def _grams_of(question: str, entity: str, **flags) -> dict[str, _Gram]:
+    start = question.index(entity)
+    return {g.text: g for g in _grams(question, StartEntity(entity, start, start + len(entity), True), **flags)}
+
+
+def test_words_after_the_entity_read_where_its_relative_clause_opens():
+    """In "the country where the creator of X holds citizenship" the clause's closing words name
+    the hop after the creator: they stand at "where", and their twin claims the clause's head noun
+    ("country"), which alone names a hop only once the clause's words named one."""
+    question = "What is the capital of the country where the creator of Devious Maids holds citizenship?"
+    grams = _grams_of(question, "Devious Maids")
+    where = question.index("where")
+    assert grams["holds citizenship"].position == where and grams["citizenship"].position == where
+    twin = grams["country holds citizenship"]
+    assert twin.requires == {"country"} and twin.position == where
+    assert grams["country"].after == twin.words - grams["country"].words
+    assert grams["capital"].position == question.index("capital") and not grams["capital"].after
+    assert _grams_of(question, "Devious Maids", read_clauses=False)["holds citizenship"].position \
+        == question.index("holds")
+
+    # A possessive's nouns are the entity's own hops; they stay where they are.
+    question = "What is the capital of the country where Marc Cherry's spouse holds citizenship?"
+    grams = _grams_of(question, "Marc Cherry")
+    assert grams["spouse"].position == question.index("spouse")
+    assert grams["holds citizenship"].position == question.index("where")
+
+    # A wh-word after the entity opens the question's own frame: the clause ended before it.
+    question = "The sport to which Aldhelm belongs is from which continent?"
+    assert _grams_of(question, "Aldhelm")["belongs"].position == question.index("belongs")
+
+    # "Where was ... born?" is a passive: "born" is the frame's verb however many clauses precede it.
+    question = "Where was the founder of the religion that Aldhelm followed born?"
+    grams = _grams_of(question, "Aldhelm")
+    assert grams["born"].position == 0 and grams["followed"].position == question.index("that")
+    question = "What was the religion that Aldhelm followed?"  # "What was": no verb left to the end
+    assert _grams_of(question, "Aldhelm")["followed"].position == question.index("that")
+
+
+def test_a_relative_clause_names_its_hop_and_its_head_noun_none(world, embedder, settings):
+    """"the country where X holds citizenship" asks X's citizenship: "country" is the clause's head,
+    not a hop "country" of its own, and the citizenship comes before the capital."""
+    multihop = MultiHop(world, None, embedder, settings)
+    parse = multihop.parse("What is the capital of the country where the creator of Devious Maids holds citizenship?")
+    assert parse is not None and parse.keys == ["P170", "P27", "P36"]
+    walk = multihop.walker.walk(parse.entity.name, parse.relations, ask_model=False)
+    assert walk.complete and walk.answer == "Washington"
 
 
 def test_chain_extraction_without_the_start_entity_in_the_store(store, embedder, settings):

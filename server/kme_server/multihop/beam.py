@@ -25,6 +25,11 @@ _FRAME = re.compile(r"^\s*(?:(?:in|at|from|for|to|of|by|on)\s+)?(?:where|when|wh
                     r"(?=\s+(?P<aux>did|does|do|is|was|are|were|has|have|had|can|could|will|would)\b)", re.I)
 _POSSESSIVE_END = re.compile(r"['’]s?\s+$")
 _RELATIVE = re.compile(r"\b(?:where|that|which|who|whom|whose|when)\b", re.I)
+# Between a relative clause's head noun and its relative word: nothing, or one preposition ("the
+# country in which", "the person to whom").
+_HEAD_GAP = re.compile(r"\s+(?:(?:in|to|from|of|at|by|for|on|with)\s+)?", re.I)
+# A wh-word that asks: after the entity it opens the question's own frame, not a clause's.
+_WH = re.compile(r"\b(?:which|what|where|who|whom)\b", re.I)
 # Phrase vectors of question words kept per extractor; past this many the table starts over.
 _GRAM_CACHE_LIMIT = 50_000
 
@@ -39,6 +44,7 @@ class _Gram:
     stems: frozenset[str]  # stems of its content words
     possessive: bool = False  # right after the entity's possessive ("X's spouse"): the innermost hop
     requires: frozenset[str] = frozenset()  # stems a relation's cues must hold to be named by it
+    after: frozenset[int] = frozenset()  # words of which an earlier hop must have claimed one
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,7 @@ class BeamExtractor:
 
     def extract_from(self, question: str, entity: StartEntity) -> ChainParse | None:
         s = self.settings
-        grams = _grams(question, entity, s.read_frame)
+        grams = _grams(question, entity, s.read_frame, s.read_clauses)
         if not grams:
             return None
         relations = list(self.catalogue)
@@ -123,7 +129,7 @@ class BeamExtractor:
         theta = s.min_relation_similarity
         options: list[tuple[float, float, _Gram]] = []
         for g, gram in enumerate(grams):
-            if gram.words & state.claimed or not gram.requires <= rel.cues:
+            if gram.words & state.claimed or not gram.requires <= rel.cues or gram.after - state.claimed == gram.after != frozenset():
                 continue
             # A longer phrase is worth somewhat more, so one hop naming "country of citizenship"
             # beats two hops naming "country" and "citizenship"; branching over two phrases
@@ -212,9 +218,10 @@ class BeamExtractor:
             return np.stack([self._vecs[t] for t in texts])
 
 
-def _grams(question: str, entity: StartEntity, read_frame: bool = True) -> list[_Gram]:
+def _grams(question: str, entity: StartEntity, read_frame: bool = True, read_clauses: bool = True) -> list[_Gram]:
     """Content words outside the entity, and their runs of one to three words (stopwords between
-    allowed); with `read_frame`, the closing words read with the question's frame (_framed)."""
+    allowed); with `read_frame`, the closing words read with the question's frame (_framed); with
+    `read_clauses`, the words after the entity read where its relative clause opens (_in_clause)."""
     tokens = [(m.group(0), m.start()) for m in _TOKEN.finditer(question)
               if not (entity.start <= m.start() < entity.end)]
     content = [i for i, (w, _) in enumerate(tokens) if w.lower() not in STOPWORDS and len(w) > 2]
@@ -229,7 +236,68 @@ def _grams(question: str, entity: StartEntity, read_frame: bool = True) -> list[
             text = question[tokens[i][1]:end]
             possessive = _POSSESSIVE.fullmatch(question[entity.end:tokens[i][1]]) is not None
             grams.append(_Gram(text, frozenset(range(a, b + 1)), tokens[i][1], cue_stems(text), possessive))
-    return _framed(question, entity, tokens, content, grams) if read_frame else grams
+    if read_frame:
+        grams = _framed(question, entity, tokens, content, grams)
+    return _in_clause(question, entity, tokens, content, grams) if read_clauses else grams
+
+
+def _in_clause(question: str, entity: StartEntity, tokens: list[tuple[str, int]], content: list[int],
+               grams: list[_Gram]) -> list[_Gram]:
+    """Words after the entity, when the entity stands in a relative clause, read where the clause
+    opens. In "the capital of the country where the director of X is a citizen" the clause's verb
+    names the hop that follows the director (X, director, citizenship, capital): placed at "where",
+    it stands left of the clause's hops and right of the capital, so the outside-in order takes it
+    in turn; left after the entity, nothing placed it and the beam put the citizenship anywhere in
+    the chain (MQuAKE-CF dev: after the capital). A possessive's nouns ("X's spouse", "X
+    performer's manager") name the entity's own hops and stay where they are.
+
+    The clause's head noun ("country" in "the country where ...") is the type of what the clause
+    asks, not a hop of its own: the words closing the clause get a twin that claims the head noun
+    too, for a relation whose own words hold it ("country" of citizenship). Without it "country"
+    alone named a "country" hop and the clause's "holds citizenship" went unread.
+
+    A wh-word after the entity ("The sport to which X belongs is from which continent?") ends the
+    clause before the question's own frame: then nothing moves."""
+    opened = list(_RELATIVE.finditer(question, 0, entity.start))
+    if not opened or _WH.search(question, entity.end):
+        return grams
+    at = opened[-1].start()
+    before = [a for a, i in enumerate(content) if tokens[i][1] < at]
+    head = None
+    if before and _HEAD_GAP.fullmatch(question[tokens[content[before[-1]]][1] + len(tokens[content[before[-1]]][0]):at]):
+        head = before[-1]
+    last = len(content) - 1
+    out, twins = [], []
+    for gram in grams:
+        if gram.position < entity.end or gram.possessive or _POSSESSIVE_END.search(question, 0, gram.position):
+            out.append(gram)
+            continue
+        out.append(replace(gram, position=at))
+        if head is not None and last in gram.words:
+            word = tokens[content[head]][0]
+            text = f"{word} {gram.text}"
+            twins.append(_Gram(text, gram.words | {head}, at, cue_stems(text), requires=cue_stems(word)))
+    if twins:
+        # Alone, the head noun names a hop only after the clause's words named one ("the continent
+        # where X died": X's place of death, then its continent); joined to the words before it
+        # ("city of the country where"), it names none.
+        clause = frozenset().union(*(t.words for t in twins)) - {head}
+        out = [replace(g, after=clause) if g.words == {head} else g for g in out if g.words == {head}
+               or head not in g.words] + twins
+    return out
+
+
+def _verb_last(frame: re.Match[str]) -> bool:
+    """Whether the frame leaves its main verb to the end of the question, past any relative
+    clause: "did"/"does"/"do" ("Where did the founder of the religion that X followed work?"), and
+    "was"/"were" after a wh-word that is not the subject or its complement ("Where was the founder
+    of the religion that X belongs to born?", "By whom was ... founded?"): a passive. "What was",
+    "Which city is", "Who is" ask for a noun phrase, and the closing words stay the clause's."""
+    aux = frame.group("aux").lower()
+    if aux in ("did", "does", "do"):
+        return True
+    opening = frame.group(0).split()[0].lower()
+    return aux in ("was", "were") and opening not in ("what", "which", "who")
 
 
 def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], content: list[int],
@@ -254,8 +322,7 @@ def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], c
         return grams
     # "did"/"does"/"do" leave the main verb to the end, after any relative clause: "Where did the
     # founder of the religion that X followed work?"
-    if frame.group("aux").lower() not in ("did", "does", "do") and _RELATIVE.search(question, frame.end(),
-                                                                                  entity.start):
+    if not _verb_last(frame) and _RELATIVE.search(question, frame.end(), entity.start):
         return grams
     nouns = frozenset(a for a, i in enumerate(content) if tokens[i][1] < frame.end())
     wh = question[frame.start():frame.start("nouns")].strip()

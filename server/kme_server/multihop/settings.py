@@ -39,6 +39,9 @@ class MultiHopSettings(BaseModel):
     # dev questions read as their gold chains: 511 of 933 without, 532 with (beam width 8;
     # bench/chain_reading.py, a diagnostic: gold chains are never used to answer).
     read_frame: bool = True
+    # Words after the entity, when a relative clause holds it ("the country where the director of
+    # X is a citizen"), name the hop the clause asks, read where the clause opens (beam._in_clause).
+    read_clauses: bool = True
     # Partial chains kept per depth of the beam. At 5 a phrase that names two hops at once
     # ("birthplace of the founder") crowded out the chain that splits it: 498 of MQuAKE-CF dev's
     # 933 questions read as their gold chains at 5, 511 at 8, 512 at 12 (a diagnostic; gold
