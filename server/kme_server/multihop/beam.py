@@ -112,8 +112,9 @@ class BeamExtractor:
             if not grown:
                 break
             grown.sort(key=lambda x: -x[0])
-            beam = [st for _, st in grown[: s.beam_width]]
-            finished.extend(grown[: s.beam_width])
+            kept = _distinct(grown, s.beam_width)
+            beam = [st for _, st in kept]
+            finished.extend(kept)
         if not finished:
             return None
         finished.sort(key=lambda x: -x[0])
@@ -216,6 +217,23 @@ class BeamExtractor:
                 for t, v in zip(missing, self.embedder.encode(missing)):
                     self._vecs[t] = v
             return np.stack([self._vecs[t] for t in texts])
+
+
+def _distinct(ranked: list[tuple[float, _State]], width: int) -> list[tuple[float, _State]]:
+    """The best `width` states, one per set of relations and claimed words: the orders of one set
+    differ in score by the order penalty alone, and kept side by side they filled the beam ("the
+    official language of the country which the creator of X is a citizen of": every order of
+    language and citizenship crowded out creator-then-citizenship, the order it asks)."""
+    seen: set[tuple[frozenset[str], frozenset[int]]] = set()
+    out = []
+    for score, state in ranked:
+        key = (frozenset(r.key for r in state.relations), state.claimed)
+        if key not in seen:
+            seen.add(key)
+            out.append((score, state))
+            if len(out) == width:
+                break
+    return out
 
 
 def _grams(question: str, entity: StartEntity, read_frame: bool = True, read_clauses: bool = True) -> list[_Gram]:
