@@ -1,18 +1,19 @@
-"""How AUTO's multi-hop route reads CounterFact's prompts, without a model: which it would walk.
+"""How AUTO's multi-hop route reads single-hop edit sets, without a model: which prompts it would walk.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/cf_walks.py --out .bench/cf-walks.jsonl \
-        [--compare .bench/cf-walks-before.jsonl]
+        [--compare .bench/cf-walks-before.jsonl] [--form zsre]
 
-Every CounterFact validation edit is stored at once (as `kme eval counterfact` stores them); each
+Every edit of CounterFact validation (or zsRE dev, `--form zsre`) is stored at once (as `kme
+eval` stores them); each
 prompt a case asks (edit prompt, rephrasing, locality prompt, same-subject probe) is parsed by the
 chain extractor, put to AUTO's tests (MultiHop.is_multi_hop, is_bridged) and, where AUTO would
-try a walk, walked over the store alone (no model hops). CounterFact's prompts are single-hop, so
-a prompt read as a chain is at risk: walked to a wrong answer, or sent past SERAC.
+try a walk, walked over the store alone (no model hops). These prompts are single-hop, so a prompt
+read as a chain is at risk: walked to a wrong answer, or sent past SERAC.
 
 Run once per version of the code (a checkout each) and compare: `--compare` prints how many
 prompts of each kind are read differently, are walked where they were not (or the reverse), or
-end at another store answer, with examples. It measures a change to the extractor on CounterFact
-before a model run does.
+end at another store answer, with examples. It measures a change to the extractor on these sets before
+a model run does.
 """
 from __future__ import annotations
 
@@ -27,15 +28,18 @@ from _checkout import ROOT  # sets sys.path before the project imports
 from kme_store import StoreSettings  # noqa: E402
 from kme_store.store import KnowledgeStore  # noqa: E402
 
-from kme_server.evaluation.cases import load_cases, sample_cases  # noqa: E402
+from kme_server.evaluation.cases import load_cases, sample_cases, without_empty_targets  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
 
 KINDS = ("prompt", "rephrase", "locality", "probe")
 
 
-def readings(data: Path, cases_path: Path) -> list[dict]:
-    cases = load_cases(cases_path, "counterfact")
-    cases = sample_cases(cases, 0, 0)  # every case, with the probes kme_score.py asks
+SETS = {"counterfact": ("counterfact", "counterfact-val.json"), "zsre": ("zsre", "zsre-dev.json")}
+
+
+def readings(data: Path, cases_path: Path, form: str) -> list[dict]:
+    cases = load_cases(cases_path, form)
+    cases, _ = without_empty_targets(sample_cases(cases, 0, 0))  # with the probes kme_score.py asks
     rows = []
     with tempfile.TemporaryDirectory() as tmp, KnowledgeStore(Path(tmp) / "store", StoreSettings()) as store:
         store.add([c.edit for c in cases])
@@ -93,8 +97,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True, help="JSONL of every prompt's reading")
     ap.add_argument("--compare", type=Path, help="an earlier --out to compare with")
     ap.add_argument("--examples", type=int, default=20)
+    ap.add_argument("--form", choices=sorted(SETS), default="counterfact")
     args = ap.parse_args()
-    rows = readings(args.data_dir, args.data_dir / "counterfact" / "counterfact-val.json")
+    folder, name = SETS[args.form]
+    rows = readings(args.data_dir, args.data_dir / folder / name, args.form)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tried = Counter(r["kind"] for r in rows if r["chained"] or r["bridged"])
