@@ -11,7 +11,7 @@ from kme_server.answering import Answerer, Plan
 from kme_server.answers import CandidateScore, GenerationOptions, Mode
 from kme_server.multihop import (MultiHop, MultiHopSettings, RelationCatalogue, compose, find_start, install,
                                  normalize_answer)
-from kme_server.multihop.beam import _Gram, _grams
+from kme_server.multihop.beam import _distinct, _Gram, _grams, _State
 from kme_server.multihop.chain import StartEntity
 
 CLOZE = {"P170": "[X] was created by __", "P27": "[X] is a citizen of __", "P36": "The capital of [X] is __",
@@ -211,6 +211,24 @@ def test_words_after_the_entity_read_where_its_relative_clause_opens():
     assert grams["born"].position == 0 and grams["followed"].position == question.index("that")
     question = "What was the religion that Aldhelm followed?"  # "What was": no verb left to the end
     assert _grams_of(question, "Aldhelm")["followed"].position == question.index("that")
+
+
+def test_the_beam_keeps_one_order_of_each_set_of_hops(settings):
+    """Orders of the same hops naming the same words differ by the order penalty alone; the beam
+    keeps the best of them and gives the other places to other chains."""
+    catalogue = RelationCatalogue.from_settings(settings)
+    creator, citizenship, capital = (catalogue.get(k) for k in ("P170", "P27", "P36"))
+
+    def state(*relations, claimed=frozenset({1, 2})):
+        return _State(relations, (), frozenset(claimed), (), (), (), 0, 0, None)
+
+    ranked = [(2.0, state(creator, citizenship)), (1.9, state(citizenship, creator)),
+              (1.8, state(creator, citizenship, claimed={1, 3})), (1.5, state(citizenship, capital)),
+              (1.0, state(capital, citizenship))]
+    kept = _distinct(ranked, 3)
+    assert [(score, [r.key for r in st.relations]) for score, st in kept] == [
+        (2.0, ["P170", "P27"]), (1.8, ["P170", "P27"]), (1.5, ["P27", "P36"])]
+    assert len(_distinct(ranked, 1)) == 1
 
 
 def test_a_relative_clause_names_its_hop_and_its_head_noun_none(world, embedder, settings):
