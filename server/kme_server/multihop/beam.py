@@ -130,8 +130,10 @@ class BeamExtractor:
         theta = s.min_relation_similarity
         options: list[tuple[float, float, _Gram]] = []
         for g, gram in enumerate(grams):
-            if gram.words & state.claimed or not gram.requires <= rel.cues or gram.after - state.claimed == gram.after != frozenset():
+            if gram.words & state.claimed or not gram.requires <= rel.cues:
                 continue
+            if gram.after and not gram.after & state.claimed:
+                continue  # a clause's head noun before the clause's own hop
             # A longer phrase is worth somewhat more, so one hop naming "country of citizenship"
             # beats two hops naming "country" and "citizenship"; branching over two phrases
             # keeps a greedy choice from stealing a word another hop needs.
@@ -281,9 +283,11 @@ def _in_clause(question: str, entity: StartEntity, tokens: list[tuple[str, int]]
         return grams
     at = opened[-1].start()
     before = [a for a, i in enumerate(content) if tokens[i][1] < at]
-    head = None
-    if before and _HEAD_GAP.fullmatch(question[tokens[content[before[-1]]][1] + len(tokens[content[before[-1]]][0]):at]):
-        head = before[-1]
+    head = None  # the content word right before the relative word, if it is the clause's head noun
+    if before:
+        word, start = tokens[content[before[-1]]]
+        if _HEAD_GAP.fullmatch(question, start + len(word), at):
+            head = before[-1]
     last = len(content) - 1
     out, twins = [], []
     for gram in grams:
@@ -300,8 +304,8 @@ def _in_clause(question: str, entity: StartEntity, tokens: list[tuple[str, int]]
         # where X died": X's place of death, then its continent); joined to the words before it
         # ("city of the country where"), it names none.
         clause = frozenset().union(*(t.words for t in twins)) - {head}
-        out = [replace(g, after=clause) if g.words == {head} else g for g in out if g.words == {head}
-               or head not in g.words] + twins
+        alone = [replace(g, after=clause) for g in out if g.words == {head}]
+        out = [g for g in out if head not in g.words] + alone + twins
     return out
 
 
@@ -338,8 +342,8 @@ def _framed(question: str, entity: StartEntity, tokens: list[tuple[str, int]], c
     frame = _FRAME.match(question)
     if frame is None or not content or tokens[content[-1]][1] < entity.end:
         return grams
-    # "did"/"does"/"do" leave the main verb to the end, after any relative clause: "Where did the
-    # founder of the religion that X followed work?"
+    # "did"/"does"/"do", and a passive's "was", leave the main verb to the end, after any relative
+    # clause: "Where did the founder of the religion that X followed work?"
     if not _verb_last(frame) and _RELATIVE.search(question, frame.end(), entity.start):
         return grams
     nouns = frozenset(a for a, i in enumerate(content) if tokens[i][1] < frame.end())
