@@ -9,7 +9,7 @@ import pytest
 from kme_store.errors import FieldError
 
 from kme_server.multihop import MultiHop, MultiHopSettings, RelationCatalogue
-from kme_server.multihop.hop_styles import HopStyles, calibrate, hop_prompt
+from kme_server.multihop.hop_styles import HopStyles, calibrate, hop_prompt, sign_test
 
 from test_multihop import CannedModel
 
@@ -21,9 +21,10 @@ EXAMPLES = {"P937": "Q: Which city did Bill Clinton work in? A: Washington",
             "P27": "Q: What is the country of citizenship of Bill Clinton? A: United States of America",
             "P36": "Q: What is the capital of France? A: Paris"}  # no examples for P50
 
+# Work locations the model completes as a cloze and misses few-shot (five: a significant lead).
+WORKED = {"Confucius": "Lu", "Kant": "Königsberg", "Darwin": "Cambridge", "Goethe": "Weimar", "Bach": "Leipzig"}
 KNOWN = [
-    {"subject": "Confucius", "relation_id": "P937", "attribute": "Lu"},
-    {"subject": "Kant", "relation_id": "P937", "attribute": "Königsberg"},
+    *({"subject": s, "relation_id": "P937", "attribute": a} for s, a in WORKED.items()),
     {"subject": "Marc Cherry", "relation_id": "P27", "attribute": "United States of America"},
     {"subject": "Bulgaria", "relation_id": "P36", "attribute": "Sofia"},
     {"subject": "Hamlet", "relation_id": "P50", "attribute": "Shakespeare"},
@@ -41,8 +42,7 @@ def _model(catalogue: RelationCatalogue) -> CannedModel:
     """Knows work locations only from the cloze, citizenship only few-shot, the capital both ways."""
     get = catalogue.get
     return CannedModel({
-        hop_prompt("Confucius", get("P937"), "cloze"): " Lu, where he taught",
-        hop_prompt("Kant", get("P937"), "cloze"): " Königsberg.",
+        **{hop_prompt(s, get("P937"), "cloze"): f" {a}, where he worked" for s, a in WORKED.items()},
         hop_prompt("Confucius", get("P937"), "few_shot"): " London",
         hop_prompt("Marc Cherry", get("P27"), "cloze"): " a small town",
         hop_prompt("Marc Cherry", get("P27"), "few_shot"): " United States of America",
@@ -51,12 +51,24 @@ def _model(catalogue: RelationCatalogue) -> CannedModel:
     })
 
 
-def test_calibration_keeps_the_style_that_answered_more_and_few_shot_on_a_tie(settings):
+def test_calibration_takes_the_cloze_only_where_it_is_significantly_better(settings):
     catalogue = RelationCatalogue.from_settings(settings)
     styles = calibrate(_model(catalogue), catalogue, KNOWN, per_relation=5, source="known")
     assert styles.model == "canned"
     assert styles.styles == {"P937": "cloze", "P27": "few_shot", "P36": "few_shot"}  # P50: no examples
-    assert styles.tally["P937"] == {"cloze": [2, 2], "few_shot": [0, 2]}
+    assert styles.tally["P937"] == {"cloze": [5, 5], "few_shot": [0, 5], "only": [5, 0]}
+    assert styles.tally["P36"]["only"] == [0, 0]  # a tie: few-shot
+    # Two facts ahead is not evidence (sign test p = 0.25): few-shot stays.
+    two = calibrate(_model(catalogue), catalogue, KNOWN, per_relation=2)
+    assert two.tally["P937"]["only"] == [2, 0] and two.styles["P937"] == "few_shot"
+    assert calibrate(_model(catalogue), catalogue, KNOWN, per_relation=2, alpha=0.3).styles["P937"] == "cloze"
+
+
+def test_sign_test():
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(5, 0) == 1 / 32
+    assert sign_test(21 - 20, 0) == 0.5  # one fact of difference decides nothing
+    assert sign_test(4, 1) == 6 / 32
 
 
 def test_calibration_names_the_record_with_a_missing_field(settings):
