@@ -372,6 +372,10 @@ def test_normalize_answer():
     assert normalize_answer(" Washington, D.C.\nmore") == "Washington"
     assert normalize_answer(" U.S.\nmore") == "U.S."
     assert normalize_answer("\n") == ""
+    # A prefix's dot before a name is not the answer's end; a sentence's dot after it still is.
+    assert normalize_answer(" St. Petersburg. It is") == "St. Petersburg"
+    assert normalize_answer(" Joseph F. St. John, who") == "Joseph F. St. John"
+    assert normalize_answer(" Main St. the") == "Main St"
 
 
 def test_route_walks_multi_hop_questions_and_leaves_single_hop_ones(world, embedder, settings):

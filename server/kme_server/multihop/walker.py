@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 # A model's hop answer ends at the first sentence or clause break: "Paris, the capital" -> "Paris".
 _CUT = re.compile(r"[\n.,;:!?()\"“”]")
+# Titles and place prefixes whose dot is not a sentence's end when a name follows: "St. Petersburg",
+# "Mt. Fuji", "Dr. Dre". Cutting there left "St", which no store name matches and no scorer accepts.
+_PREFIX_DOT = re.compile(r"(?:^|\s)(?:St|Ste|Mt|Ft|Pt|Dr|Mr|Mrs|Ms|Sen|Gen|Rev|Prof)$")
 _LEADING = re.compile(r"^(?:the city of|the country of|the|a|an)\s+", re.IGNORECASE)
 
 
@@ -42,6 +45,9 @@ def normalize_answer(raw: str) -> str:
     for match in _CUT.finditer(text):
         # The dots of "U.S." and "Washington D.C." stay: a dot right after a lone capital letter.
         if match.group(0) == "." and re.search(r"(?:^|[\s.])[A-Z]$", text[:match.start()]):
+            continue
+        if match.group(0) == "." and _PREFIX_DOT.search(text[:match.start()]) \
+                and re.match(r" [A-Z]", text[match.end():]):
             continue
         text = text[:match.start()]
         break
