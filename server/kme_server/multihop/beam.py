@@ -125,7 +125,7 @@ class BeamExtractor:
 
     def _extend(self, state: _State, rel: Relation, sims: np.ndarray, grams: list[_Gram], entity: StartEntity,
                 objects: tuple[str, ...]) -> list[_State]:
-        """The state grown by `rel`, once for each of its best two unclaimed phrases."""
+        """The state grown by `rel`, once for each of its best unclaimed phrases (phrases_per_hop)."""
         s = self.settings
         theta = s.min_relation_similarity
         options: list[tuple[float, float, _Gram]] = []
@@ -135,13 +135,13 @@ class BeamExtractor:
             if gram.after and not gram.after & state.claimed:
                 continue  # a clause's head noun before the clause's own hop
             # A longer phrase is worth somewhat more, so one hop naming "country of citizenship"
-            # beats two hops naming "country" and "citizenship"; branching over two phrases
+            # beats two hops naming "country" and "citizenship"; branching over several phrases
             # keeps a greedy choice from stealing a word another hop needs.
             value = (float(sims[g]) - theta) * (1.0 + s.phrase_word_bonus * (len(gram.words) - 1))
             options.append((value, float(sims[g]), gram))
         options.sort(key=lambda o: -o[0])
         out = []
-        for value, sim, gram in options[:2]:
+        for value, sim, gram in options[:s.phrases_per_hop]:
             store_hop = bool(objects) and sim >= theta
             if value < 0:
                 # The graph may vouch for a hop the words only hint at, never for one they do not name.

@@ -49,6 +49,10 @@ class MultiHopSettings(BaseModel):
     # 933 questions read as their gold chains at 5, 511 at 8, 512 at 12 (a diagnostic; gold
     # chains are never used to answer).
     beam_width: int = Field(default=8, ge=1, le=64)
+    # Phrases a hop branches over (its best by worth). A long phrase covering another hop's word
+    # ("founder of the religion followed" for religion) outranks the short one ("religion
+    # followed") and, kept alone, takes the word the next hop needs ("founder").
+    phrases_per_hop: int = Field(default=4, ge=1, le=16)
     # Relations tried per hop besides those the store holds for the current entity.
     relations_per_hop: int = Field(default=6, ge=1, le=64)
     # A phrase of the question names a relation when their embedding similarity reaches this.
