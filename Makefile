@@ -31,6 +31,11 @@ models: install
 # by default (KME_ANSWERING__SERAC_DIR): the scope classifier (about 16 minutes on 2 CPU cores) and
 # the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (about 22 minutes).
 SERAC_DIR ?= .cache/serac
+# SERAC_QUICK=1: a tiny training of each (a few hundred pairs, 16 examples) that CI uses (.ci/run):
+# the full ones take about 70 minutes on a 2-core CPU without bfloat16 instructions, more than CI
+# has beside the tests. Never for benchmarks: the models' metrics.json and kme-counterfactual.json
+# record the settings they were trained with.
+SERAC_QUICK ?=
 COUNTERFACTUAL_ZSRE ?= all
 COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE ?= 0
 serac: $(SERAC_DIR)/scope.json $(SERAC_DIR)/counterfactual/kme-counterfactual.json
@@ -46,7 +51,7 @@ SERAC_SOURCES := $(wildcard server/kme_server/editing/serac/data.py server/kme_s
                             server/kme_server/editing/serac/folds.py)
 $(SERAC_DIR)/scope.json: $(SERAC_SOURCES) | $(VENV)/.installed
 	@if [ -d $(DATA)/counterfact ]; then \
-	  $(PY) -m kme_server.editing.serac.train --data-dir $(DATA) --out $(SERAC_DIR) --seed 0 --zsre all; \
+	  $(PY) -m kme_server.editing.serac.train --data-dir $(DATA) --out $(SERAC_DIR) --seed 0 --zsre all $(if $(SERAC_QUICK),--quick); \
 	else echo "no training data in $(DATA): the scope classifier is not trained, SERAC stays off"; fi
 
 COUNTERFACTUAL_SOURCES := $(wildcard server/kme_server/editing/serac/data.py \
@@ -58,7 +63,7 @@ $(SERAC_DIR)/counterfactual/kme-counterfactual.json: $(COUNTERFACTUAL_SOURCES) |
 	@if [ -d $(DATA)/counterfact ]; then \
 	  $(PY) -m kme_server.editing.serac.counterfactual --data-dir $(DATA) --out $(SERAC_DIR)/counterfactual \
 	    --base gemma3-270m --cache-dir $(MODEL_CACHE) --seed 0 --zsre $(COUNTERFACTUAL_ZSRE) \
-	    --zsre-negative-share $(COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE); \
+	    --zsre-negative-share $(COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE) $(if $(SERAC_QUICK),--quick); \
 	else echo "no training data in $(DATA): no counterfactual model, SERAC's in-scope questions go to the base model"; fi
 
 # Per relation, whether the walker asks the default model a hop by its cloze or few-shot
