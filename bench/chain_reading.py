@@ -29,6 +29,7 @@ from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
 # name -> settings changed from the shipped ones
 VARIANTS = {"default": {}, "noclause": {"read_clauses": False}, "width5": {"beam_width": 5}, "width12": {"beam_width": 12},
             "phrases3": {"phrases_per_hop": 3}, "phrases4": {"phrases_per_hop": 4}, "phrases6": {"phrases_per_hop": 6},
+            "phrases4-width12": {"phrases_per_hop": 4, "beam_width": 12}, "phrases4-width16": {"phrases_per_hop": 4, "beam_width": 16},
             "noframe": {"read_frame": False}, "noframe-width5": {"read_frame": False, "beam_width": 5}}
 
 

@@ -44,11 +44,14 @@ class MultiHopSettings(BaseModel):
     # head noun ("country") names no hop of its own (beam._in_clause). MQuAKE-CF dev questions read
     # as their gold chains: 532 of 933 without, 562 with (bench/chain_reading.py, a diagnostic).
     read_clauses: bool = True
-    # Partial chains kept per depth of the beam. At 5 a phrase that names two hops at once
-    # ("birthplace of the founder") crowded out the chain that splits it: 498 of MQuAKE-CF dev's
-    # 933 questions read as their gold chains at 5, 511 at 8, 512 at 12 (a diagnostic; gold
-    # chains are never used to answer).
-    beam_width: int = Field(default=8, ge=1, le=64)
+    # Partial chains kept per depth of the beam. Too few, and the best chain's first hops fall out
+    # before its last is added: a phrase naming two hops at once ("birthplace of the founder")
+    # crowds out the chain that splits it, and each hop's several phrases (phrases_per_hop) fill
+    # the beam with variants of one chain. MQuAKE-CF dev's 933 questions read as their gold chains
+    # (bench/chain_reading.py, a diagnostic; gold chains are never used to answer), four phrases a
+    # hop: 608 at 8, 615 at 12, 618 at 16, 625 at 24, 630 at 32, 638 at 48, 640 at 64; parsing
+    # takes about twice as long at 48 as at 8 (tens of milliseconds a question).
+    beam_width: int = Field(default=48, ge=1, le=64)
     # Phrases a hop branches over (its best by worth). A long phrase covering another hop's word
     # ("founder of the religion followed" for religion) outranks the short one ("religion
     # followed") and, kept alone, takes the word the next hop needs ("founder").
