@@ -43,16 +43,19 @@ def normalize_answer(raw: str) -> str:
     """A model's hop answer as an entity name: first clause, no leading article, trimmed."""
     text = raw.strip()
     for match in _CUT.finditer(text):
-        # The dots of "U.S." and "Washington D.C." stay: a dot right after a lone capital letter.
-        if match.group(0) == "." and re.search(r"(?:^|[\s.])[A-Z]$", text[:match.start()]):
-            continue
-        if match.group(0) == "." and _PREFIX_DOT.search(text[:match.start()]) \
-                and re.match(r" [A-Z]", text[match.end():]):
+        if match.group(0) == "." and _dot_in_name(text[:match.start()], text[match.end():]):
             continue
         text = text[:match.start()]
         break
     text = _LEADING.sub("", text.strip())
     return text.strip(" '’\"")
+
+
+def _dot_in_name(before: str, after: str) -> bool:
+    """Whether a dot belongs to the name: right after a lone capital ("U.S.", "Washington D.C."),
+    or after a prefix with a name following ("St. Petersburg")."""
+    return (re.search(r"(?:^|[\s.])[A-Z]$", before) is not None
+            or (_PREFIX_DOT.search(before) is not None and re.match(r" [A-Z]", after) is not None))
 
 
 class Walker:
