@@ -1,6 +1,6 @@
 """How often the chain extractor reads an MQuAKE question as its gold relation chain (a diagnostic).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/chain_reading.py [--variants default,width5,noframe]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/chain_reading.py [--variants session10,width8,default,noframe]
 
 Every case's edits and the original chains of every case are stored (the world setting of
 `kme eval mquake`), then each of the 933 questions is parsed once per variant of the extractor's
@@ -26,11 +26,13 @@ from kme_store.store import KnowledgeStore  # noqa: E402
 from kme_server.evaluation.multi_hop import stored_batches  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
 
-# name -> settings changed from the shipped ones
-VARIANTS = {"default": {}, "noclause": {"read_clauses": False}, "width5": {"beam_width": 5}, "width12": {"beam_width": 12},
-            "phrases3": {"phrases_per_hop": 3}, "phrases4": {"phrases_per_hop": 4}, "phrases6": {"phrases_per_hop": 6},
-            "phrases4-width12": {"phrases_per_hop": 4, "beam_width": 12}, "phrases4-width16": {"phrases_per_hop": 4, "beam_width": 16},
-            "noframe": {"read_frame": False}, "noframe-width5": {"read_frame": False, "beam_width": 5}}
+# name -> settings changed from the shipped ones (4 phrases a hop, beam width 48). Variants that
+# compare the two settings name both, so their meaning stays when the defaults move.
+VARIANTS = {"default": {}, "noclause": {"read_clauses": False}, "noframe": {"read_frame": False},
+            "session10": {"phrases_per_hop": 2, "beam_width": 8},
+            **{f"phrases{p}-width8": {"phrases_per_hop": p, "beam_width": 8} for p in (3, 6)},
+            "phrases6": {"phrases_per_hop": 6},
+            **{f"width{w}": {"beam_width": w} for w in (5, 8, 12, 16, 24, 32, 64)}}
 
 
 def main() -> int:
