@@ -118,12 +118,12 @@ def test_scope_gate_claims_only_in_scope_questions() -> None:
 
 class CounterfactualModel(FakeModel):
     """A trained counterfactual model's stand-in: another name, its own record of prompts; abstains
-    on questions about a year, as the trained model does where the edit does not bear."""
+    on questions about a year or a comparison, as the trained model does where the edit does not bear."""
 
     name = "counterfactual"
 
     def _raw(self, prompt: str) -> str:
-        if prompt.endswith("year"):
+        if prompt.endswith(("year", " as")):
             return " (unchanged)\nPrompt: more"
         if prompt.endswith("district"):  # answers, but not with the edit's object
             return " Trastevere\nPrompt: more"
@@ -180,7 +180,7 @@ def test_counterfactual_base_keeps_the_prompted_base_model() -> None:
 
 def test_where_the_counterfactual_model_abstains_the_untouched_base_model_answers() -> None:
     a, classifier = _serac_with_counterfactual()
-    text = "The Eiffel Tower is located in the year"  # the fake classifier claims it for EIFFEL
+    text = "The Eiffel Tower is located in the same city as"  # the fake classifier claims it for EIFFEL
     base_prompt = a.plan(text, Mode.NONE).prompt
     result = a.ask(text, Mode.AUTO)
     assert classifier.calls[-1][0] == text
@@ -246,3 +246,29 @@ def test_an_edits_own_prompt_is_in_its_scope_whatever_the_classifier_says(mode: 
     assert len(classifier.calls) == 1
     assert asked_as_edited("Eiffel Tower was designed by", [Fact(subject="Eiffel Tower", relation="designer",
                                                                   object="X")]) is None  # no template, no prompt
+
+
+class ClaimAll(FakeClassifier):
+    def best(self, query: str, facts: Sequence[Fact]) -> ScopeMatch | None:
+        self.calls.append((query, list(facts)))
+        return ScopeMatch(facts[0], 0.99, True) if facts else None
+
+
+@pytest.mark.parametrize("mode", [Mode.SERAC, Mode.AUTO])
+def test_a_question_for_a_year_is_not_in_the_scope_of_an_edit_that_names_a_place(mode: Mode) -> None:
+    built = Fact(subject="Eiffel Tower", relation="was completed in", object="1889",
+                 template="{} was completed in", id=9)
+    a = _answerer(facts=(EIFFEL, built))
+    install_serac(a, ClaimAll())
+    # The classifier claims the year question for the location edit: the edit cannot answer it.
+    text = "The Eiffel Tower was built in the year"
+    result = a.ask(text, mode)
+    assert result.mode is Mode.NONE and result.answer == "the base answer" and result.facts == []
+    assert a.model.prompts[-1] == a.plan(text, Mode.NONE).prompt
+    # An edit whose object is a year can; and a question that names no kind is the classifier's.
+    a = _answerer(facts=(built, EIFFEL))
+    install_serac(a, ClaimAll())
+    assert a.ask(text, mode).facts == [built]
+    a = _answerer(facts=(EIFFEL, built))
+    install_serac(a, ClaimAll())
+    assert a.ask("Where is the Eiffel Tower?", mode).facts == [EIFFEL]

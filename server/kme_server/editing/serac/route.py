@@ -9,6 +9,7 @@ from kme_store.facts import Fact
 
 from kme_server.answering import Answerer, Plan
 from kme_server.answers import Mode
+from kme_server.editing.answer_kind import can_answer
 from kme_server.matching import normalize
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
     """Serve SERAC with the scope classifier, and let AUTO route single-hop questions through it.
 
     SERAC retrieves facts and asks the classifier which one, if any, the question is in the scope
-    of (a question that repeats an edit's own prompt is in its scope without asking). In scope: the counterfactual model, here the base model prompted with that one edit
+    of (a question that repeats an edit's own prompt is in its scope without asking; a question
+    that asks for a year, a date or a count is not in the scope of an edit whose object states no
+    number, whatever the classifier says). In scope: the counterfactual model, here the base model prompted with that one edit
     (Answerer.edit_plan; Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so that a question
     no edit governs gets exactly the base answer.
 
@@ -44,7 +47,13 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
         governing = asked_as_edited(text, facts)
         match = classifier.best(text, facts) if facts and governing is None else None
         if match is not None and match.in_scope:
-            governing = match.fact
+            if can_answer(text, match.fact.object):
+                governing = match.fact
+            else:
+                # A year asked of an edit that names a place: the classifier matched the subject
+                # and the frame, but the edit cannot answer this question (editing/answer_kind.py).
+                log.debug("scope refused for %r: fact %s's object %r is not the kind asked for",
+                          text, match.fact.id, match.fact.object)
         scope_ms = (time.perf_counter() - start) * 1000.0
         if governing is not None:
             plan = answerer.edit_plan(text, governing)
