@@ -224,10 +224,16 @@ def test_a_cloze_completion_without_the_edits_object_counts_as_abstaining() -> N
     assert a.ask_many(["The Eiffel Tower is located in the district"], Mode.AUTO)[0].answer == "the base answer"
 
 
-class RejectAll(FakeClassifier):
+class Unanimous(FakeClassifier):
+    """The first retrieved fact, always in scope or always out of it."""
+
+    def __init__(self, in_scope: bool) -> None:
+        super().__init__()
+        self.in_scope = in_scope
+
     def best(self, query: str, facts: Sequence[Fact]) -> ScopeMatch | None:
         self.calls.append((query, list(facts)))
-        return ScopeMatch(facts[0], 0.01, False) if facts else None
+        return ScopeMatch(facts[0], 0.99 if self.in_scope else 0.01, self.in_scope) if facts else None
 
 
 @pytest.mark.parametrize("mode", [Mode.SERAC, Mode.AUTO])
@@ -235,7 +241,7 @@ def test_an_edits_own_prompt_is_in_its_scope_whatever_the_classifier_says(mode: 
     from kme_server.editing.serac.route import asked_as_edited
 
     a = _answerer(facts=(EIFFEL, DESIGNED))
-    classifier = RejectAll()
+    classifier = Unanimous(in_scope=False)
     install_serac(a, classifier)
     # The user asks exactly what they edited (case and punctuation aside): no classifier is asked.
     result = a.ask("eiffel tower was designed by:", mode)
@@ -248,18 +254,12 @@ def test_an_edits_own_prompt_is_in_its_scope_whatever_the_classifier_says(mode: 
                                                                   object="X")]) is None  # no template, no prompt
 
 
-class ClaimAll(FakeClassifier):
-    def best(self, query: str, facts: Sequence[Fact]) -> ScopeMatch | None:
-        self.calls.append((query, list(facts)))
-        return ScopeMatch(facts[0], 0.99, True) if facts else None
-
-
 @pytest.mark.parametrize("mode", [Mode.SERAC, Mode.AUTO])
 def test_a_question_for_a_year_is_not_in_the_scope_of_an_edit_that_names_a_place(mode: Mode) -> None:
     built = Fact(subject="Eiffel Tower", relation="was completed in", object="1889",
                  template="{} was completed in", id=9)
     a = _answerer(facts=(EIFFEL, built))
-    install_serac(a, ClaimAll())
+    install_serac(a, Unanimous(in_scope=True))
     # The classifier claims the year question for the location edit: the edit cannot answer it.
     text = "The Eiffel Tower was built in the year"
     result = a.ask(text, mode)
@@ -267,8 +267,8 @@ def test_a_question_for_a_year_is_not_in_the_scope_of_an_edit_that_names_a_place
     assert a.model.prompts[-1] == a.plan(text, Mode.NONE).prompt
     # An edit whose object is a year can; and a question that names no kind is the classifier's.
     a = _answerer(facts=(built, EIFFEL))
-    install_serac(a, ClaimAll())
+    install_serac(a, Unanimous(in_scope=True))
     assert a.ask(text, mode).facts == [built]
     a = _answerer(facts=(EIFFEL, built))
-    install_serac(a, ClaimAll())
+    install_serac(a, Unanimous(in_scope=True))
     assert a.ask("Where is the Eiffel Tower?", mode).facts == [EIFFEL]
