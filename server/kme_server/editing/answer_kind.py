@@ -29,7 +29,10 @@ def asks_for_number(question: str) -> bool:
 
 
 def is_numeric(text: str) -> bool:
-    """Whether `text` states a number: a digit anywhere ("1998", "May 5", "3rd") or a number word."""
+    """Whether `text` states a number: a digit anywhere ("1998", "May 5", "3rd") or a number word.
+
+    Generous on purpose ("BBC One" passes): a false yes leaves the decision to the classifier, as
+    before this check existed; only a false no could refuse an edit that does answer."""
     if any(ch.isdigit() for ch in text):
         return True
     return any(word in _NUMBER_WORDS for word in re.findall(r"[a-z]+", text.lower()))
