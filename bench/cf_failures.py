@@ -40,25 +40,22 @@ SAME_RELATION_WORDS = {"died": ("passed away", "life ended", "expired at", "succ
                        "occupation": ("profession is",), "language": ("they understand",)}
 
 
-def failures(row: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(measure, route) of each failed question of one case."""
+def questions(row: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
+    """(measure, route, right) of each question of one case, in the order `kme eval` asks them."""
     modes = iter(row.get("modes", []))
     target = [row["target_new"]]
-    route = next(modes, "?")
-    if not row["efficacy"]:
-        yield "efficacy", route
+    yield "efficacy", next(modes, "?"), bool(row["efficacy"])
     for answer in row.get("rephrase_answers", []):
-        route = next(modes, "?")
-        if not contains(answer, target):
-            yield "generalization", route
+        yield "generalization", next(modes, "?"), contains(answer, target)
     for answer, before in zip(row.get("locality_answers", []), row.get("locality_before", [])):
-        route = next(modes, "?")
-        if answer != before:
-            yield "locality", route
+        yield "locality", next(modes, "?"), answer == before
     if "subject_probe" in row:
-        route = next(modes, "?")
-        if row["probe_answer"] != row["probe_before"]:
-            yield "subject_locality", route
+        yield "subject_locality", next(modes, "?"), row["probe_answer"] == row["probe_before"]
+
+
+def failures(row: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(measure, route) of each failed question of one case."""
+    return ((measure, route) for measure, route, right in questions(row) if not right)
 
 
 def main() -> int:

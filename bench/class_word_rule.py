@@ -21,14 +21,16 @@ import json
 import re
 from pathlib import Path
 
+from cf_failures import questions
+
 CLASS_WORDS = {"city": r"\b(?:city|town)\b", "country": r"\bcountry\b", "continent": r"\bcontinent\b",
                "language": r"\blanguages?\b", "sport": r"\bsport\b", "religion": r"\breligion\b",
                "genre": r"\bgenre\b", "instrument": r"\binstrument\b", "position": r"\bposition\b",
                "occupation": r"\b(?:occupation|profession)\b"}
-# The order in which `kme eval` asks a CounterFact case's questions (its `modes` field), and the
-# verdict field of each; a record's data field for the question where the cases file lacks it.
-QUESTIONS = (("efficacy", "prompt", "efficacy"), ("generalization", "rephrase_prompt", "generalization"),
-             ("locality", "locality_prompt", "locality"), ("same-subject locality", "subject_probe", "subject_locality"))
+# cf_failures.questions' measures (it walks a case's questions in the order `kme eval` asked them),
+# with their names in the table.
+MEASURES = {"efficacy": "efficacy", "generalization": "generalization", "locality": "locality",
+            "subject_locality": "same-subject locality"}
 
 
 def classes(text: str) -> set[str]:
@@ -50,22 +52,30 @@ def main() -> int:
     records = {str(r["case_id"]): r for r in json.loads(args.data.read_text())}
     runs = _cases(args.cases)
     untouched = _cases(args.none or args.cases)["none"]
-    counts = {name: [0, 0, 0] for name, _, _ in QUESTIONS}  # refused, right now, right untouched
+    counts = {measure: [0, 0, 0] for measure in MEASURES}  # refused, right now, right untouched
     for case_id, case in runs[args.system].items():
         record = records[case_id]
-        for (name, field, verdict), mode in zip(QUESTIONS, case["modes"]):
-            question = case.get(field) or record[field]
-            if mode == "serac" and refuses(question, case["prompt"]):
-                counts[name][0] += 1
-                counts[name][1] += case[verdict] >= 1
-                counts[name][2] += untouched[case_id][verdict] >= 1
+        texts = {"efficacy": [case["prompt"]], "generalization": _listed(record["rephrase_prompt"]),
+                 "locality": _listed(record["locality_prompt"]), "subject_locality": [case.get("subject_probe")]}
+        seen = {measure: 0 for measure in MEASURES}
+        for (measure, route, right), (_, _, base) in zip(questions(case), questions(untouched[case_id])):
+            question = texts[measure][seen[measure]]
+            seen[measure] += 1
+            if route == "serac" and refuses(question, case["prompt"]):
+                counts[measure][0] += 1
+                counts[measure][1] += right
+                counts[measure][2] += base
     print(f"class-word rule on {args.system} in {args.cases}")
     print("| measure | refused (were SERAC's) | right now | right untouched | change if built |")
     print("|---|---:|---:|---:|---:|")
-    for name, _, _ in QUESTIONS:
-        refused, right, base = counts[name]
+    for measure, name in MEASURES.items():
+        refused, right, base = counts[measure]
         print(f"| {name} | {refused} | {right} | {base} | {base - right:+d} |")
     return 0
+
+
+def _listed(prompts: str | list[str]) -> list[str]:
+    return [prompts] if isinstance(prompts, str) else list(prompts)
 
 
 def _cases(path: Path) -> dict[str, dict[str, dict]]:
