@@ -63,7 +63,8 @@ def test_in_scope_query_gets_the_ike_prompt_of_only_that_fact(mode: Mode) -> Non
 @pytest.mark.parametrize("mode", [Mode.SERAC, Mode.AUTO])
 def test_out_of_scope_query_gets_exactly_the_base_prompt_and_answer(mode: Mode) -> None:
     a, classifier = _serac()
-    text = "The Eiffel Tower was built in the year"
+    # No number asked: both facts are the classifier's to weigh (a year question is test_a_question_for_a_year...).
+    text = "The Eiffel Tower was painted by"
     base = a.ask(text, Mode.NONE)
     base_prompt = a.model.prompts[-1]
     result = a.ask(text, mode)
@@ -202,7 +203,7 @@ def test_auto_over_the_builtin_route_builds_no_in_context_prompt_it_would_discar
     a, classifier = _serac_with_counterfactual()
     monkeypatch.setattr(a, "in_context_plan", lambda *args: pytest.fail("an IKE prompt was built"))
     assert a.plan("The Eiffel Tower is located in", Mode.AUTO).mode is Mode.SERAC
-    assert a.plan("The Eiffel Tower was built in the year", Mode.AUTO).mode is Mode.NONE
+    assert a.plan("The Eiffel Tower was painted by", Mode.AUTO).mode is Mode.NONE
     assert len(classifier.calls) == 2 and len(a.store.calls) == 2
 
 
@@ -258,17 +259,23 @@ def test_an_edits_own_prompt_is_in_its_scope_whatever_the_classifier_says(mode: 
 def test_a_question_for_a_year_is_not_in_the_scope_of_an_edit_that_names_a_place(mode: Mode) -> None:
     built = Fact(subject="Eiffel Tower", relation="was completed in", object="1889",
                  template="{} was completed in", id=9)
-    a = _answerer(facts=(EIFFEL, built))
-    install_serac(a, Unanimous(in_scope=True))
-    # The classifier claims the year question for the location edit: the edit cannot answer it.
+    a = _answerer(facts=(EIFFEL,))
+    classifier = Unanimous(in_scope=True)
+    install_serac(a, classifier)
+    # The classifier would claim the year question for the location edit: the edit cannot answer
+    # it, so the classifier is not even asked.
     text = "The Eiffel Tower was built in the year"
     result = a.ask(text, mode)
     assert result.mode is Mode.NONE and result.answer == "the base answer" and result.facts == []
     assert a.model.prompts[-1] == a.plan(text, Mode.NONE).prompt
-    # An edit whose object is a year can; and a question that names no kind is the classifier's.
-    a = _answerer(facts=(built, EIFFEL))
-    install_serac(a, Unanimous(in_scope=True))
-    assert a.ask(text, mode).facts == [built]
+    assert classifier.calls == []
+    # An edit whose object is a year can: the classifier chooses among the facts that can answer,
+    # though the place edit was retrieved first.
     a = _answerer(facts=(EIFFEL, built))
-    install_serac(a, Unanimous(in_scope=True))
+    classifier = Unanimous(in_scope=True)
+    install_serac(a, classifier)
+    assert a.ask(text, mode).facts == [built]
+    assert classifier.calls == [(text, [built])]
+    # A question that names no kind is the classifier's, over every retrieved fact.
     assert a.ask("Where is the Eiffel Tower?", mode).facts == [EIFFEL]
+    assert classifier.calls[-1] == ("Where is the Eiffel Tower?", [EIFFEL, built])

@@ -30,11 +30,12 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
     """Serve SERAC with the scope classifier, and let AUTO route single-hop questions through it.
 
     SERAC retrieves facts and asks the classifier which one, if any, the question is in the scope
-    of (a question that repeats an edit's own prompt is in its scope without asking; a question
-    that asks for a year, a date or a count is not in the scope of an edit whose object states no
-    number, whatever the classifier says). In scope: the counterfactual model, here the base model prompted with that one edit
-    (Answerer.edit_plan; Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so that a question
-    no edit governs gets exactly the base answer.
+    of. A question that repeats an edit's own prompt is in its scope without asking; a question
+    that asks for a year, a date or a count is never in the scope of an edit whose object states
+    no number, so the classifier chooses among the other facts only (editing/answer_kind.py). In
+    scope: the counterfactual model, here the base model prompted with that one edit
+    (Answerer.edit_plan; Plan.mode SERAC). Otherwise: exactly NONE's plan (Plan.mode NONE), so
+    that a question no edit governs gets exactly the base answer.
 
     AUTO gets SERAC's decision for every question its previous route would answer in context. A
     multi-hop walk installed after this asks `scope_gate(answerer)` first, so that a question in
@@ -45,15 +46,18 @@ def install_serac(answerer: Answerer, classifier: ScopeDecider) -> None:
     def decide(text: str, facts: list[Fact], timings: dict[str, float]) -> Plan:
         start = time.perf_counter()
         governing = asked_as_edited(text, facts)
-        match = classifier.best(text, facts) if facts and governing is None else None
-        if match is not None and match.in_scope:
-            if can_answer(text, match.fact.object):
+        match = None
+        if governing is None:
+            # A year asked of an edit that names a place: the classifier would match the subject
+            # and the frame, but the edit cannot answer the question. Such facts are not offered,
+            # so another retrieved fact can still govern, and none left means no classifier call.
+            candidates = [f for f in facts if can_answer(text, f.object)]
+            if len(candidates) < len(facts):
+                log.debug("scope: %d of %d facts cannot answer %r (not the kind asked for)",
+                          len(facts) - len(candidates), len(facts), text)
+            match = classifier.best(text, candidates) if candidates else None
+            if match is not None and match.in_scope:
                 governing = match.fact
-            else:
-                # A year asked of an edit that names a place: the classifier matched the subject
-                # and the frame, but the edit cannot answer this question (editing/answer_kind.py).
-                log.debug("scope refused for %r: fact %s's object %r is not the kind asked for",
-                          text, match.fact.id, match.fact.object)
         scope_ms = (time.perf_counter() - start) * 1000.0
         if governing is not None:
             plan = answerer.edit_plan(text, governing)
