@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 from kme_store.facts import EditRequest, Fact, normalize_name
 
 from kme_server.editing.serac.folds import Fold
+from kme_server.editing.serac.near import Embed, nearest_relations
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,11 @@ UNRELATED = "unrelated"  # another subject and another relation
 # the classifier whether a question it reads as a chain is really a single edit's question, so
 # the classifier must reject these; the walk answers them.
 THROUGH_OBJECT = "multi_hop_through_object"
-NEGATIVE_KINDS = (OTHER_SUBJECT, SAME_SUBJECT, UNRELATED, THROUGH_OBJECT)
+# The fact's subject asked about a relation near the fact's in meaning whose answers are of another
+# kind ("X is employed by" for "X worked in the city of Berlin"): near.py. Built only when the
+# builder is given a sentence encoder (the scope classifier's training does).
+NEAR_RELATION = "same_subject_near_relation"
+NEGATIVE_KINDS = (OTHER_SUBJECT, SAME_SUBJECT, UNRELATED, THROUGH_OBJECT, NEAR_RELATION)
 
 # Words too common to say that two relation templates share a meaning.
 _STOP = frozenset("a an the of in on at to is was are by for with from which who that whose it "
@@ -232,13 +237,20 @@ class PairBuilder:
     `phrasings` (Wikidata id -> RelationPhrasing), when given, adds THROUGH_OBJECT negatives for
     the scope-questions edits, whose relations are Wikidata ids, and states a `label_form` share
     of those edits' facts from the relation's label instead of its cloze template.
+
+    `embed` (a sentence encoder), when given, adds `near_negatives` NEAR_RELATION negatives for
+    each CounterFact edit, from its relation's `near_k` nearest relations (near.py). They draw from
+    their own generator, so every other pair stays as it was.
     """
 
     def __init__(self, counterfact: list[_Edit], locality: dict[tuple[str, str], str],
                  scope_questions: list[_Edit], seed: int = 0,
                  phrasings: dict[str, RelationPhrasing] | None = None, label_form: float = 0.5,
-                 zsre: Sequence[ZsreRecord] = ()) -> None:
+                 zsre: Sequence[ZsreRecord] = (), embed: Embed | None = None, near_k: int = 3,
+                 near_negatives: int = 2) -> None:
         self.rng = random.Random(seed)
+        self.near_rng = random.Random(seed + 2)
+        self.near_negatives = near_negatives
         # zsRE's pairs draw from their own generator, so that adding them leaves every other
         # pair as it was (the counterfactual model trains on those and not on zsRE).
         self.zsre_rng = random.Random(seed + 1)
@@ -273,6 +285,13 @@ class PairBuilder:
                 cores[e.relation][core] += 1
         self.loose = {rel: {c for c, n in cnt.items() if n >= 2} for rel, cnt in cores.items()}
         self.loose_list = {rel: sorted(cs) for rel, cs in self.loose.items() if cs}
+        self.near: dict[str, list[str]] = {}
+        if embed is not None:
+            objects: dict[str, Counter[str]] = defaultdict(Counter)
+            for e in counterfact:
+                objects[e.relation][e.fact.object.lower()] += 1
+            self.near = nearest_relations(self.cf_templates, objects, embed, near_k)
+            log.info("near relations: %s", self.near)
         # Users and CounterFact put unrelated text before a question. Positives and negatives
         # both get it, so that the classifier learns to read past it rather than that noise
         # means "in scope" (or "out").
@@ -306,6 +325,20 @@ class PairBuilder:
             return template
         return None
 
+    def _near_relation_negatives(self, edit: _Edit) -> list[ScopePair]:
+        """The subject asked about relations near the edit's in meaning, whose answers differ in kind."""
+        rng, s = self.near_rng, edit.fact.subject
+        near = self.near.get(edit.relation, [])
+        out = []
+        for rel in rng.sample(near, min(self.near_negatives, len(near))):
+            # CounterFact's loose rephrasings of this relation are in scope by its own labels.
+            templates = [t for t in self.cf_templates[rel]
+                         if t not in self.loose.get(edit.relation, set()) and not _VAGUE.search(t)]
+            if templates:
+                query = self._noisy(rng.choice(templates).format(s), 0.3, rng)
+                out.append(ScopePair(query, edit.fact, 0, NEAR_RELATION, normalize_name(s), edit.source))
+        return out
+
     def _other_edit(self, edit: _Edit, same_relation: bool) -> _Edit | None:
         pool = self.by_relation[edit.relation] if same_relation else self.cf + self.sq
         subject = normalize_name(edit.fact.subject)
@@ -318,10 +351,11 @@ class PairBuilder:
             return other
         return None
 
-    def _noisy(self, query: str, rate: float) -> str:
+    def _noisy(self, query: str, rate: float, rng: random.Random | None = None) -> str:
         """`query` with unrelated text before it, at `rate`."""
-        if self.noise and self.rng.random() < rate:
-            return f"{self.rng.choice(self.noise)} {query}"
+        rng = rng or self.rng
+        if self.noise and rng.random() < rate:
+            return f"{rng.choice(self.noise)} {query}"
         return query
 
     def _negatives(self, edit: _Edit, query: str) -> list[ScopePair]:
@@ -393,7 +427,7 @@ class PairBuilder:
             swapped = self.rng.choice([p.query for p in out if p.label == 1]).replace(f.subject, other.fact.subject)
             if f.subject not in swapped:
                 out.append(ScopePair(swapped, f, 0, OTHER_SUBJECT, group, edit.source))
-        return out
+        return out + self._near_relation_negatives(edit)
 
     def scope_question_pairs(self, edit: _Edit) -> list[ScopePair]:
         f, group = edit.fact, normalize_name(edit.fact.subject)
@@ -465,9 +499,11 @@ class PairBuilder:
         return pairs
 
 
-def build_pairs(data_dir: Path, seed: int = 0, zsre: Fold | bool = False) -> list[ScopePair]:
+def build_pairs(data_dir: Path, seed: int = 0, zsre: Fold | bool = False, embed: Embed | None = None,
+                near_k: int = 3, near_negatives: int = 2) -> list[ScopePair]:
     """All training pairs from counterfact-train and scope-questions under `data_dir`, and with
-    `zsre`, from zsre-dev: True for every record, a Fold for every record outside that fold.
+    `zsre`, from zsre-dev: True for every record, a Fold for every record outside that fold. With
+    `embed`, NEAR_RELATION negatives too (PairBuilder); without, none.
 
     Never reads counterfact-val. zsre-dev is also evaluated: its benchmark scores each fold with a
     classifier trained without it (folds.py). Without zsRE the pairs are exactly those of the
@@ -486,7 +522,7 @@ def build_pairs(data_dir: Path, seed: int = 0, zsre: Fold | bool = False) -> lis
     phrasings = relation_phrasings(data_dir / "mquake", labels if labels.is_file() else None)
     builder = PairBuilder(load_counterfact(cf_path), _counterfact_locality(cf_path),
                           load_scope_questions(data_dir / "mquake" / "scope-questions.json", cloze), seed,
-                          phrasings, zsre=records)
+                          phrasings, zsre=records, embed=embed, near_k=near_k, near_negatives=near_negatives)
     pairs = builder.build()
     log.info("built %d pairs: %s", len(pairs), dict(sorted(Counter(p.kind for p in pairs).items())))
     return pairs

@@ -165,6 +165,25 @@ class ScopeClassifier(nn.Module):
             self.train(was_training)
         return out
 
+    def sentence_embeddings(self, texts: Sequence[str]) -> list[list[float]]:
+        """The encoder's mean-pooled states of each text alone: before fine-tuning, the sentence
+        embeddings of the pretrained model (all-MiniLM-L6-v2 pools this way)."""
+        was_training = self.training
+        self.eval()
+        out: list[list[float]] = []
+        try:
+            with torch.inference_mode():
+                step = self.settings.batch_size
+                for i in range(0, len(texts), step):
+                    batch = self.tokenizer(list(texts[i:i + step]), padding=True, truncation=True,
+                                           max_length=self.settings.max_length, return_tensors="pt").to(self.device)
+                    states = self.encoder(**batch).last_hidden_state
+                    m = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+                    out += ((states * m).sum(1) / m.sum(1).clamp(min=1.0)).float().tolist()
+        finally:
+            self.train(was_training)
+        return out
+
     def scores(self, query: str, facts: Sequence[Fact]) -> list[float]:
         """Probability that `query` is in the scope of each fact, in the facts' order."""
         return self.pair_scores([query] * len(facts), [fact_text(f) for f in facts])

