@@ -39,7 +39,7 @@ UNRELATED = "unrelated"  # another subject and another relation
 THROUGH_OBJECT = "multi_hop_through_object"
 # The fact's subject asked about a relation near the fact's in meaning whose answers are of another
 # kind ("X is employed by" for "X worked in the city of Berlin"): near.py. Built only when the
-# builder is given a sentence encoder (the scope classifier's training does).
+# builder is given a sentence encoder: `train --near-negatives N`, measured and not shipped.
 NEAR_RELATION = "same_subject_near_relation"
 NEGATIVE_KINDS = (OTHER_SUBJECT, SAME_SUBJECT, UNRELATED, THROUGH_OBJECT, NEAR_RELATION)
 

@@ -11,6 +11,12 @@ native [speaker of]" are two relations whose questions, asked of one subject, me
 Such relations answer with the same kind of thing (languages), so a relation only counts as near
 when the objects of the two relations hardly overlap: a question whose answer is of another kind
 cannot be in the edit's scope.
+
+Measured (docs/BENCHMARKS.md, session 14): trained with these negatives, the classifier stops
+claiming those work questions but claims more "X was born in the city of" probes against edits of
+other relations, and on CounterFact validation its trade-off between rephrasings accepted and
+same-subject probes refused is no better than without them at any threshold. Off by default
+(`train --near-negatives`).
 """
 from __future__ import annotations
 
