@@ -13,7 +13,7 @@ from kme_server.answers import CandidateScore, GenerationOptions, Mode
 from kme_server.multihop import (MultiHop, MultiHopSettings, RelationCatalogue, compose, find_start, install,
                                  normalize_answer)
 from kme_server.multihop.beam import BeamExtractor, _distinct, _Gram, _grams, _State
-from kme_server.multihop.chain import StartEntity
+from kme_server.multihop.chain import ChainParse, StartEntity
 
 CLOZE = {"P170": "[X] was created by __", "P27": "[X] is a citizen of __", "P36": "The capital of [X] is __",
          "P17": "[X] is located in the country of __", "P50": "The author of [X] is __",
@@ -552,3 +552,25 @@ def test_a_store_with_no_known_relations_parses_to_nothing(store, embedder):
     mh = MultiHop(store, None, embedder, MultiHopSettings())
     store.add([{"subject": "Devious Maids", "relation": "genre", "object": "comedy-drama"}])
     mh.parse("What is the capital of the country of the creator of Devious Maids?")
+
+
+def test_a_relations_own_prompt_is_not_walked_as_a_chain(world, embedder, settings):
+    """"X is located in the country of" is P17's own cloze: read as two hops, AUTO still does not walk it."""
+    mh = MultiHop(world, None, embedder, settings)
+    cat = mh.catalogue
+    name = "Marc Cherry"
+    at_start = StartEntity(name, 0, len(name), True)
+    chain = ChainParse(at_start, [cat.get("P27"), cat.get("P36")], score=1.0)
+    assert mh.asks_one_relation("Marc Cherry is located in the country of", at_start)
+    assert not mh.is_multi_hop(chain, "Marc Cherry is located in the country of")
+    # The question form too, case and punctuation aside.
+    question = "what is the Capital of Marc Cherry"
+    inside = StartEntity(name, question.index(name), question.index(name) + len(name), True)
+    assert mh.asks_one_relation(question, inside)
+    # A chain is never one relation's prompt about its start entity; nor is a prompt about another subject.
+    question = "What is the capital of the country of citizenship of Marc Cherry?"
+    inside = StartEntity(name, question.index(name), question.index(name) + len(name), True)
+    assert not mh.asks_one_relation(question, inside)
+    assert mh.is_multi_hop(ChainParse(inside, chain.relations, score=1.0), question)
+    assert not mh.asks_one_relation("Marc Cherry is located in the country of", StartEntity("Marc", 0, 4, True))
+    assert mh.is_multi_hop(chain)  # without the question, the parse alone decides

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from kme_store.embedder import Embedder
@@ -10,7 +11,7 @@ from kme_server.answering import Plan
 from kme_server.answers import Mode
 from kme_server.models.base import LanguageModel
 from kme_server.multihop.beam import BeamExtractor
-from kme_server.multihop.chain import ChainExtractor, ChainParse, FactSource
+from kme_server.multihop.chain import ChainExtractor, ChainParse, FactSource, StartEntity
 from kme_server.multihop.decompose import ModelDecomposer
 from kme_server.multihop.hop_styles import HopStyles
 from kme_server.multihop.lexical import LexicalExtractor
@@ -20,6 +21,8 @@ from kme_server.multihop.similarity import RelationSimilarity
 from kme_server.multihop.walker import Walker
 
 log = logging.getLogger(__name__)
+
+_SHAPE = re.compile(r"\{\}|[a-z0-9]+")
 
 
 class MultiHop:
@@ -49,9 +52,24 @@ class MultiHop:
     def parse(self, question: str) -> ChainParse | None:
         return self.extractor.extract(question)
 
-    def is_multi_hop(self, parse: ChainParse | None) -> bool:
-        """AUTO's test: at least two hops, read with confidence."""
-        return parse is not None and len(parse.relations) >= 2 and parse.score >= self.settings.min_confidence
+    def is_multi_hop(self, parse: ChainParse | None, question: str | None = None) -> bool:
+        """AUTO's test: at least two hops, read with confidence, from a question that is not one
+        known relation's own prompt (when `question` is given: asks_one_relation)."""
+        return (parse is not None and len(parse.relations) >= 2 and parse.score >= self.settings.min_confidence
+                and not (question is not None and self.asks_one_relation(question, parse.entity)))
+
+    def asks_one_relation(self, question: str, entity: StartEntity) -> bool:
+        """Whether `question`, with `entity` as its subject, is word for word the cloze or the
+        question of one relation the catalogue knows ("X died in the city of": P20's cloze).
+
+        The beam may still read such a prompt as two hops, a phrase for each: "died in" of "the
+        city of X", where the store holds a twin city of X's place of death (CounterFact's
+        same-subject probes, session 14). A relation's own prompt asks that relation, so AUTO does
+        not walk it; a chain ("the capital of the country of citizenship of X") is never one
+        relation's prompt with X as its subject.
+        """
+        asked = _shape(f"{question[:entity.start]}{{}}{question[entity.end:]}")
+        return any(asked in (_shape(r.cloze), _shape(r.question)) for r in self.catalogue)
 
     def is_bridged(self, parse: ChainParse | None) -> bool:
         """AUTO's second test: a question read with confidence as one relation that its entity's
@@ -100,6 +118,11 @@ def _hop_styles(settings: MultiHopSettings, model: LanguageModel | None) -> HopS
     log.info("hop styles from %s: cloze for %d of %d relations", settings.hop_styles,
              sum(s == "cloze" for s in styles.styles.values()), len(styles.styles))
     return styles
+
+
+def _shape(template: str) -> str:
+    """A prompt template's words, lower-cased, with "{}" for the subject: case and punctuation aside."""
+    return " ".join(_SHAPE.findall(template.lower()))
 
 
 def _ms(start: float) -> float:

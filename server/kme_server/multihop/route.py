@@ -17,9 +17,10 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
     """Serve MULTI_HOP with the walk, and let AUTO walk the questions recognized as multi-hop.
 
     MULTI_HOP walks whatever chain it reads (one hop included) and falls back to AUTO's previous
-    route when it reads none. AUTO walks only a chain of two or more hops read with confidence,
-    or a one-hop question that the store answers only through an unnamed hop
-    (MultiHop.is_bridged); every other question (single-hop ones included) goes the way it went
+    route when it reads none. AUTO walks only a chain of two or more hops read with confidence
+    from a question that is not one known relation's own prompt (MultiHop.is_multi_hop), or a
+    one-hop question that the store answers only through an unnamed hop (MultiHop.is_bridged);
+    every other question (single-hop ones included) goes the way it went
     before. `gate`, if given, sees a question before AUTO walks it and may answer it instead
     (SERAC's scope decision: a prompt in the scope of one edit is single-hop however it reads),
     except where the store decides every hop of the chain: then the graph answers, since a scope
@@ -46,7 +47,7 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
         start = time.perf_counter()
         parse = multihop.parse(text)
         parse_ms = (time.perf_counter() - start) * 1000.0
-        chained = multihop.is_multi_hop(parse)
+        chained = multihop.is_multi_hop(parse, text)
         if chained or multihop.is_bridged(parse):
             stored = multihop.plan(text, parse, parse_ms, store_only=True)
             if stored is not None:
