@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from kme_store.embedder import Embedder
 
 from kme_server.answering import Plan
 from kme_server.answers import Mode
+from kme_server.matching import normalize
 from kme_server.models.base import LanguageModel
 from kme_server.multihop.beam import BeamExtractor
 from kme_server.multihop.chain import ChainExtractor, ChainParse, FactSource, StartEntity
@@ -21,8 +21,6 @@ from kme_server.multihop.similarity import RelationSimilarity
 from kme_server.multihop.walker import Walker
 
 log = logging.getLogger(__name__)
-
-_SHAPE = re.compile(r"\{\}|[a-z0-9]+")
 
 
 class MultiHop:
@@ -68,8 +66,9 @@ class MultiHop:
         not walk it; a chain ("the capital of the country of citizenship of X") is never one
         relation's prompt with X as its subject.
         """
-        asked = _shape(f"{question[:entity.start]}{{}}{question[entity.end:]}")
-        return any(asked in (_shape(r.cloze), _shape(r.question)) for r in self.catalogue)
+        asked, subject = normalize(question), question[entity.start:entity.end]
+        return any(asked in (normalize(r.cloze.replace("{}", subject)), normalize(r.question.replace("{}", subject)))
+                   for r in self.catalogue)
 
     def is_bridged(self, parse: ChainParse | None) -> bool:
         """AUTO's second test: a question read with confidence as one relation that its entity's
@@ -118,11 +117,6 @@ def _hop_styles(settings: MultiHopSettings, model: LanguageModel | None) -> HopS
     log.info("hop styles from %s: cloze for %d of %d relations", settings.hop_styles,
              sum(s == "cloze" for s in styles.styles.values()), len(styles.styles))
     return styles
-
-
-def _shape(template: str) -> str:
-    """A prompt template's words, lower-cased, with "{}" for the subject: case and punctuation aside."""
-    return " ".join(_SHAPE.findall(template.lower()))
 
 
 def _ms(start: float) -> float:

@@ -20,12 +20,12 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
     route when it reads none. AUTO walks only a chain of two or more hops read with confidence
     from a question that is not one known relation's own prompt (MultiHop.is_multi_hop), or a
     one-hop question that the store answers only through an unnamed hop (MultiHop.is_bridged);
-    every other question (single-hop ones included) goes the way it went
-    before. `gate`, if given, sees a question before AUTO walks it and may answer it instead
-    (SERAC's scope decision: a prompt in the scope of one edit is single-hop however it reads),
-    except where the store decides every hop of the chain: then the graph answers, since a scope
-    classifier matching the question to one edit of its subject cannot tell "what sport does X
-    play" from the edit of X's position, and the stored chain (X's position, then its sport) can.
+    every other question (single-hop ones included) goes the way it went before. `gate`, if
+    given, sees a question before AUTO walks it and may answer it instead (SERAC's scope decision:
+    a prompt in the scope of one edit is single-hop however it reads), except where the store
+    decides every hop of the chain: then the graph answers, since a scope classifier matching the
+    question to one edit of its subject cannot tell "what sport does X play" from the edit of X's
+    position, and the stored chain (X's position, then its sport) can.
 
     AUTO keeps a walk only when at least one hop came from the store. A walk made of model hops
     alone is the model's own knowledge, chained: no stored fact bears on it, and AUTO promises the
