@@ -5,7 +5,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -47,6 +47,16 @@ class ScopeMatch:
     in_scope: bool  # probability >= the classifier's threshold
 
 
+def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each sequence's token states over its real tokens (padding masked out).
+
+    The MiniLM sentence model was trained to pool this way, so its states carry meaning averaged
+    over tokens rather than in [CLS].
+    """
+    m = mask.unsqueeze(-1).to(states.dtype)
+    return (states * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
 class ScopeHead(nn.Module):
     """Mean-pooled encoder states of the pair, then one logit (in scope)."""
 
@@ -56,11 +66,7 @@ class ScopeHead(nn.Module):
         self.linear = nn.Linear(hidden_size, 1)
 
     def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        # Mean pooling: the MiniLM sentence model was trained to pool this way, so its states
-        # carry meaning averaged over tokens rather than in [CLS].
-        m = mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return self.linear(self.dropout(pooled)).squeeze(-1)
+        return self.linear(self.dropout(mean_pool(states, mask))).squeeze(-1)
 
 
 class ScopeClassifier(nn.Module):
@@ -152,34 +158,33 @@ class ScopeClassifier(nn.Module):
         """Probability in scope of each (query, fact text) pair, in batches."""
         if len(queries) != len(facts):
             raise ValueError(f"{len(queries)} queries for {len(facts)} facts")
-        was_training = self.training
-        self.eval()
-        out: list[float] = []
-        try:
-            with torch.inference_mode():
-                step = self.settings.batch_size
-                for i in range(0, len(queries), step):
-                    logits = self(self.encode(queries[i:i + step], facts[i:i + step]))
-                    out += torch.sigmoid(logits.float()).tolist()
-        finally:
-            self.train(was_training)
-        return out
+
+        def batch(i: int, j: int) -> list[float]:
+            return torch.sigmoid(self(self.encode(queries[i:j], facts[i:j])).float()).tolist()
+
+        return self._in_batches(len(queries), batch)
 
     def sentence_embeddings(self, texts: Sequence[str]) -> list[list[float]]:
         """The encoder's mean-pooled states of each text alone: before fine-tuning, the sentence
         embeddings of the pretrained model (all-MiniLM-L6-v2 pools this way)."""
+        def batch(i: int, j: int) -> list[list[float]]:
+            enc = self.tokenizer(list(texts[i:j]), padding=True, truncation=True,
+                                 max_length=self.settings.max_length, return_tensors="pt").to(self.device)
+            return mean_pool(self.encoder(**enc).last_hidden_state, enc["attention_mask"]).float().tolist()
+
+        return self._in_batches(len(texts), batch)
+
+    def _in_batches(self, n: int, batch: Callable[[int, int], list]) -> list:
+        """`batch(i, j)` over items [0, n) in slices of the batch size, concatenated; in eval mode
+        without gradients, leaving the module's train/eval mode as it found it."""
         was_training = self.training
         self.eval()
-        out: list[list[float]] = []
+        out: list = []
         try:
             with torch.inference_mode():
                 step = self.settings.batch_size
-                for i in range(0, len(texts), step):
-                    batch = self.tokenizer(list(texts[i:i + step]), padding=True, truncation=True,
-                                           max_length=self.settings.max_length, return_tensors="pt").to(self.device)
-                    states = self.encoder(**batch).last_hidden_state
-                    m = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-                    out += ((states * m).sum(1) / m.sum(1).clamp(min=1.0)).float().tolist()
+                for i in range(0, n, step):
+                    out += batch(i, i + step)
         finally:
             self.train(was_training)
         return out
