@@ -21,7 +21,7 @@ from pathlib import Path
 
 import _checkout  # noqa: F401  (sets sys.path before the project imports)
 
-from cf_failures import questions  # noqa: E402
+from cf_failures import asked  # noqa: E402
 from kme_store.facts import EditRequest  # noqa: E402
 
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt  # noqa: E402
@@ -37,15 +37,9 @@ def served(records: Path, cases: Path) -> list[tuple[str, bool, str]]:
         row = json.loads(line)
         r = by_id[str(row["case_id"])]
         sentence = EditRequest(prompt=r["prompt"], subject=r["subject"], target_new=r["target_new"]).to_fact().sentence()
-        asked = {"efficacy": [r["prompt"]], "generalization": [r["rephrase_prompt"]],
-                 "subject_locality": [row.get("subject_probe")]}
-        seen: dict[str, int] = {}
-        for measure, route, right in questions(row):
-            i = seen.get(measure, 0)
-            seen[measure] = i + 1
-            texts = asked.get(measure, [])
-            if route == "serac" and i < len(texts) and texts[i]:
-                out.append((measure, right, edit_prompt(texts[i], sentence)))
+        for measure, route, right, text in asked(row, r):
+            if route == "serac" and measure != "locality" and text:
+                out.append((measure, right, edit_prompt(text, sentence)))
     return out
 
 

@@ -53,6 +53,24 @@ def questions(row: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
         yield "subject_locality", next(modes, "?"), row["probe_answer"] == row["probe_before"]
 
 
+def asked(row: dict[str, Any], record: dict[str, Any]) -> Iterator[tuple[str, str, bool, str | None]]:
+    """(measure, route, right, question text) of each question of one case, as `questions` walks
+    them; the text from the case row, else from its CounterFact `record` (None where neither has it)."""
+    texts = {"efficacy": [row.get("prompt") or record["prompt"]],
+             "generalization": _listed(record["rephrase_prompt"]), "locality": _listed(record["locality_prompt"]),
+             "subject_locality": [row.get("subject_probe")]}
+    seen: Counter[str] = Counter()
+    for measure, route, right in questions(row):
+        i = seen[measure]
+        seen[measure] += 1
+        listed = texts[measure]
+        yield measure, route, right, listed[i] if i < len(listed) else None
+
+
+def _listed(prompts: str | list[str]) -> list[str]:
+    return [prompts] if isinstance(prompts, str) else list(prompts)
+
+
 def failures(row: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(measure, route) of each failed question of one case."""
     return ((measure, route) for measure, route, right in questions(row) if not right)
@@ -91,11 +109,15 @@ def main() -> int:
     return 0
 
 
+def probe_keyword(probe: str) -> str:
+    """The keyword of a same-subject probe, by the template it was built from ("?": none)."""
+    return next((k for k, t in PROBES if probe.startswith(t.split("{}")[0]) and probe.endswith(t.split("{}")[1])),
+                "?")
+
+
 def probe_relation(row: dict[str, Any]) -> tuple[str, bool]:
     """The probe's keyword (by its template) and whether the edit prompt asks that relation."""
-    probe = row["subject_probe"]
-    key = next((k for k, t in PROBES if probe.startswith(t.split("{}")[0]) and probe.endswith(t.split("{}")[1])),
-               "?")
+    key = probe_keyword(row["subject_probe"])
     prompt = row["prompt"].lower()
     return key, any(words in prompt for words in SAME_RELATION_WORDS.get(key, ()))
 

@@ -21,7 +21,7 @@ import json
 import re
 from pathlib import Path
 
-from cf_failures import questions
+from cf_failures import asked, questions
 
 CLASS_WORDS = {"city": r"\b(?:city|town)\b", "country": r"\bcountry\b", "continent": r"\bcontinent\b",
                "language": r"\blanguages?\b", "sport": r"\bsport\b", "religion": r"\breligion\b",
@@ -54,14 +54,9 @@ def main() -> int:
     untouched = _cases(args.none or args.cases)["none"]
     counts = {measure: [0, 0, 0] for measure in MEASURES}  # refused, right now, right untouched
     for case_id, case in runs[args.system].items():
-        record = records[case_id]
-        texts = {"efficacy": [case["prompt"]], "generalization": _listed(record["rephrase_prompt"]),
-                 "locality": _listed(record["locality_prompt"]), "subject_locality": [case.get("subject_probe")]}
-        seen = {measure: 0 for measure in MEASURES}
-        for (measure, route, right), (_, _, base) in zip(questions(case), questions(untouched[case_id])):
-            question = texts[measure][seen[measure]]
-            seen[measure] += 1
-            if route == "serac" and refuses(question, case["prompt"]):
+        for (measure, route, right, question), (_, _, base) in zip(asked(case, records[case_id]),
+                                                                   questions(untouched[case_id])):
+            if route == "serac" and question is not None and refuses(question, case["prompt"]):
                 counts[measure][0] += 1
                 counts[measure][1] += right
                 counts[measure][2] += base
@@ -72,10 +67,6 @@ def main() -> int:
         refused, right, base = counts[measure]
         print(f"| {name} | {refused} | {right} | {base} | {base - right:+d} |")
     return 0
-
-
-def _listed(prompts: str | list[str]) -> list[str]:
-    return [prompts] if isinstance(prompts, str) else list(prompts)
 
 
 def _cases(path: Path) -> dict[str, dict[str, dict]]:

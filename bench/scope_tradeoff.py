@@ -17,7 +17,7 @@ from pathlib import Path
 
 import _checkout  # noqa: F401  (sets sys.path before the project imports)
 
-from cf_failures import PROBES  # noqa: E402
+from cf_failures import PROBES, probe_keyword  # noqa: E402
 from scope_eval import SETS, probes  # noqa: E402
 
 THRESHOLDS = (0.5, 0.62, 0.7, 0.8, 0.84, 0.9, 0.95)
@@ -35,8 +35,7 @@ def main() -> int:
     rows = json.loads((args.data_dir / SETS["counterfact-val"][0]).read_text())
     facts, queries = probes(rows, SETS["counterfact-val"])
     texts = [fact_text(f) for f in facts]
-    keyword = {i: next((k for k, t in PROBES if t.format(r["subject"]) == queries["subject_locality"][i]), "?")
-               for i, r in enumerate(rows)}
+    keyword = [probe_keyword(probe) for probe in queries["subject_locality"]]
     curve, claimed, own = {}, {}, {}
     for directory in args.models:
         model = ScopeClassifier.load(directory)
@@ -57,7 +56,7 @@ def main() -> int:
     print()
     print("same-subject probes claimed, by the relation the probe asks (threshold: "
           + ", ".join(f"{d} {own[d]:.2f}" for d in args.models) + ")")
-    total = Counter(keyword.values())
+    total = Counter(keyword)
     print("| probe | records | " + " | ".join(str(d) for d in args.models) + " |")
     print("|---|---:|" + "---:|" * len(args.models))
     for k, _ in PROBES:
