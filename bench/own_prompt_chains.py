@@ -14,9 +14,7 @@ rule changes. No model is loaded.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,29 +42,12 @@ def main() -> int:
     ap.add_argument("--examples", type=int, default=8)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    from kme_store.store import KnowledgeStore
+    from _question_sets import question_sets
 
-    from kme_server.evaluation.cases import load_cases, sample_cases
-    from kme_server.evaluation.multi_hop import stored_batches
-    from kme_server.evaluation.single_hop import _questions
     from kme_server.settings import Settings
 
-    settings = Settings()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="kme-own-") as tmp:
-        mquake = json.loads((args.data_dir / "mquake" / "mquake-cf-dev.json").read_text())
-        mh_settings = settings.multihop.model_copy(update={"templates_dir": args.data_dir / "mquake"})
-        questions = [q for case in mquake for q in case["questions"]]
-        for setting in ("edits", "edits + world"):
-            with KnowledgeStore(Path(tmp) / setting.replace(" ", ""), settings.store) as store:
-                for batch in stored_batches(mquake, setting != "edits"):
-                    store.add(batch)
-                rows.append((f"mquake-cf-dev, {setting}", len(questions), *count(store, mh_settings, questions)))
-        cases = sample_cases(load_cases(args.data_dir / "counterfact" / "counterfact-val.json", "counterfact"), 0, 0)
-        with KnowledgeStore(Path(tmp) / "cf", settings.store) as store:
-            store.add([c.edit for c in cases])
-            questions = [q for c in cases for q in _questions(c)]
-            rows.append(("counterfact-val, every edit", len(questions), *count(store, settings.multihop, questions)))
+    rows = [(name, len(questions), *count(store, mh_settings, questions))
+            for name, store, mh_settings, questions, _ in question_sets(args.data_dir, Settings())]
     print("| questions | asked | read as chains | of those, one relation's own prompt |")
     print("|---|---:|---:|---:|")
     for name, asked, chains, own in rows:

@@ -14,9 +14,7 @@ how many of those the gate claims.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,35 +45,17 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    from kme_store.store import KnowledgeStore
+    from _question_sets import question_sets
 
     from kme_server.editing.serac.scope import ScopeClassifier
-    from kme_server.evaluation.cases import load_cases, sample_cases
-    from kme_server.evaluation.multi_hop import stored_batches
-    from kme_server.evaluation.single_hop import _questions
     from kme_server.settings import Settings
 
     classifier = ScopeClassifier.load(args.model)
-    settings = Settings()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="kme-gate-") as tmp:
-        # every record, with the same-subject probes the evaluation asks (seed 0)
-        cases = sample_cases(load_cases(args.data_dir / "counterfact" / "counterfact-val.json", "counterfact"), 0, 0)
-        with KnowledgeStore(Path(tmp) / "cf", settings.store) as store:
-            store.add([c.edit for c in cases])
-            questions = [q for c in cases for q in _questions(c)]
-            rows.append(("counterfact-val (all single-hop)", len(questions),
-                         *count(store, classifier, settings.multihop, questions), "all"))
-        mquake = json.loads((args.data_dir / "mquake" / "mquake-cf-dev.json").read_text())
-        # The evaluation reads MQuAKE's relation templates from beside its cases, as here.
-        mh_settings = settings.multihop.model_copy(update={"templates_dir": args.data_dir / "mquake"})
-        questions = [q for case in mquake for q in case["questions"]]
-        for setting in ("edits", "edits + world"):
-            with KnowledgeStore(Path(tmp) / setting.replace(" ", ""), settings.store) as store:
-                for batch in stored_batches(mquake, setting != "edits"):  # as kme eval stores them
-                    store.add(batch)
-                rows.append((f"mquake-cf-dev, {setting} (all chains)", len(questions),
-                             *count(store, classifier, mh_settings, questions), "none"))
+    for name, store, mh_settings, questions, single_hop in question_sets(args.data_dir, Settings()):
+        label = f"{name} ({'all single-hop' if single_hop else 'all chains'})"
+        rows.append((label, len(questions), *count(store, classifier, mh_settings, questions),
+                     "all" if single_hop else "none"))
     print(f"\nscope gate of {args.model} (threshold {classifier.settings.threshold})")
     print("| questions | asked | read as chains | claimed by the gate | should claim |")
     print("|---|---:|---:|---:|---|")
