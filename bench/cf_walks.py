@@ -1,5 +1,6 @@
 """How AUTO's multi-hop route reads single-hop edit sets, without a model: which prompts it would walk.
 
+    KME_MULTIHOP__RELATION_LABELS=../shared/data/wikidata/relation-labels.json \
     HF_HUB_OFFLINE=1 .venv/bin/python bench/cf_walks.py --out .bench/cf-walks.jsonl \
         [--compare .bench/cf-walks-before.jsonl] [--form zsre]
 
@@ -29,7 +30,8 @@ from kme_store import StoreSettings  # noqa: E402
 from kme_store.store import KnowledgeStore  # noqa: E402
 
 from kme_server.evaluation.cases import load_cases, sample_cases, without_empty_targets  # noqa: E402
-from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
+from kme_server.multihop import MultiHop  # noqa: E402
+from kme_server.settings import Settings  # noqa: E402
 
 KINDS = ("prompt", "rephrase", "locality", "probe")
 
@@ -37,20 +39,20 @@ KINDS = ("prompt", "rephrase", "locality", "probe")
 SETS = {"counterfact": ("counterfact", "counterfact-val.json"), "zsre": ("zsre", "zsre-dev.json")}
 
 
-def readings(data: Path, cases_path: Path, form: str) -> list[dict]:
+def readings(cases_path: Path, form: str) -> list[dict]:
     cases = load_cases(cases_path, form)
     cases, _ = without_empty_targets(sample_cases(cases, 0, 0))  # with the probes kme_score.py asks
     rows = []
     with tempfile.TemporaryDirectory() as tmp, KnowledgeStore(Path(tmp) / "store", StoreSettings()) as store:
         store.add([c.edit for c in cases])
-        settings = MultiHopSettings(templates_dir=data / "mquake",
-                                    relation_labels=data / "wikidata" / "relation-labels.json")
-        multihop = MultiHop(store, None, store.embedder, settings)
+        # The catalogue `kme eval` builds for these sets: the relation labels the environment names
+        # (KME_MULTIHOP__RELATION_LABELS), MQuAKE's templates only where KME_MULTIHOP__TEMPLATES_DIR says.
+        multihop = MultiHop(store, None, store.embedder, Settings().multihop)
         for case in cases:
             asked = zip(KINDS, (case.prompt, case.rephrases[0], case.locality[0], case.subject_probe))
             for kind, text in asked:
                 parse = multihop.parse(text)
-                chained, bridged = multihop.is_multi_hop(parse), multihop.is_bridged(parse)
+                chained, bridged = multihop.is_multi_hop(parse, text), multihop.is_bridged(parse)
                 answer = None
                 if chained or bridged:
                     walk = multihop.walker.walk(parse.entity.name, parse.relations, ask_model=False)
@@ -100,7 +102,7 @@ def main() -> int:
     ap.add_argument("--form", choices=sorted(SETS), default="counterfact")
     args = ap.parse_args()
     folder, name = SETS[args.form]
-    rows = readings(args.data_dir, args.data_dir / folder / name, args.form)
+    rows = readings(args.data_dir / folder / name, args.form)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tried = Counter(r["kind"] for r in rows if r["chained"] or r["bridged"])
