@@ -1,15 +1,17 @@
-"""Which questions read as chains are one relation's own prompt (MultiHop.asks_one_relation)?
+"""Which questions read as chains does AUTO keep from the walk as one relation's question?
 
     KME_MULTIHOP__RELATION_LABELS=../shared/data/wikidata/relation-labels.json \
     HF_HUB_OFFLINE=1 .venv/bin/python bench/own_prompt_chains.py [--examples 8]
 
 AUTO walks a question read as two or more hops unless the question, its start entity aside, is
-word for word the cloze or question of a relation the catalogue knows. Stored and read as `kme
-eval` stores and reads them (CounterFact validation with every edit stored and the catalogue the
-service builds from the store; MQuAKE-CF dev with its relation templates, edits only and edits
-plus world facts), this counts the questions read as chains and those the rule keeps from the
-walk. MQuAKE's questions are real chains: any question counted there is a case whose answer the
-rule changes. No model is loaded.
+word for word the cloze or question of a relation the catalogue knows (MultiHop.asks_one_relation),
+or opens with the cloze of the chain's outermost relation about the start entity itself
+(MultiHop.opens_with_outer_hop). Stored and read as `kme eval` stores and reads them
+(CounterFact validation with every edit stored and the catalogue the service builds from the
+store; MQuAKE-CF dev with its relation templates, edits only and edits plus world facts), this
+counts the questions read as chains and those the two rules keep from the walk. MQuAKE's
+questions are real chains: any question counted there is a case whose answer the rules change.
+No model is loaded.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from _checkout import ROOT  # sets sys.path before the project imports
 
 
 def count(store: Any, settings: Any, questions: Sequence[str]) -> tuple[int, list[str]]:
-    """(questions read as chains, those among them that are one relation's own prompt)."""
+    """(questions read as chains, those among them that AUTO does not walk as chains)."""
     from kme_server.multihop import MultiHop
 
     multihop = MultiHop(store, None, store.embedder, settings)
@@ -48,7 +50,7 @@ def main() -> int:
 
     rows = [(name, len(questions), *count(store, mh_settings, questions))
             for name, store, mh_settings, questions, _ in question_sets(args.data_dir, Settings())]
-    print("| questions | asked | read as chains | of those, one relation's own prompt |")
+    print("| questions | asked | read as chains | of those, asking one relation |")
     print("|---|---:|---:|---:|")
     for name, asked, chains, own in rows:
         print(f"| {name} | {asked} | {chains} | {len(own)} |")

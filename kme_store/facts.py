@@ -78,6 +78,16 @@ class Fact:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredRelation:
+    """A relation the store has held facts of: its key (see Fact.relation_key), its label, and the
+    cloze template of the first fact that gave one."""
+
+    key: str
+    label: str
+    template: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EditRequest:
     """The edit request of ROME and EasyEdit: `prompt` states the relation with the subject in it.
 

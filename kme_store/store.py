@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from kme_store.embedder import Embedder, create_embedder
 from kme_store.errors import FieldError, ImportAborted, NotFoundError
-from kme_store.facts import (EditRequest, Fact, FactStatus, Hit, ImportSummary, LineError, Limits, coerce_fact,
-                             normalize_name, relation_key_of)
+from kme_store.facts import (EditRequest, Fact, FactStatus, Hit, ImportSummary, LineError, Limits, StoredRelation,
+                             coerce_fact, normalize_name, relation_key_of)
 from kme_store.history import add_fact, undo_fact
 from kme_store.lock import WriterLock
 from kme_store.retrieval import Retriever
@@ -384,6 +384,11 @@ class KnowledgeStore:
                 return []
             fids = [fid for eid in self.entity_ids(entity) for _, _, fid in self._graph.out_facts(eid, row.id)]
             return self._facts_in_order(fids)
+
+    def relations(self) -> list[StoredRelation]:
+        """Every relation the store has held a fact of, in the order first stored."""
+        with self._lock:
+            return [StoredRelation(r.key, r.label, r.template) for r in self._storage.relation_rows()]
 
     def neighbours(self, entity: str) -> list[str]:
         """Names of the entities linked to this one by a current fact, either way."""

@@ -574,3 +574,36 @@ def test_a_relations_own_prompt_is_not_walked_as_a_chain(world, embedder, settin
     assert mh.is_multi_hop(ChainParse(inside, chain.relations, score=1.0), question)
     assert not mh.asks_one_relation("Marc Cherry is located in the country of", StartEntity("Marc", 0, 4, True))
     assert mh.is_multi_hop(chain)  # without the question, the parse alone decides
+
+
+def test_a_question_opening_with_its_outer_hop_about_the_entity_is_not_walked(world, embedder, settings):
+    """"Marc Cherry is a citizen of the city of" read as Marc Cherry's capital, then its citizenship:
+    the question asks the outer hop (P27) of Marc Cherry himself, so AUTO does not walk it."""
+    mh = MultiHop(world, None, embedder, settings)
+    cat = mh.catalogue
+    name = "Marc Cherry"
+    question = "Marc Cherry is a citizen of the city of"
+    at_start = StartEntity(name, 0, len(name), True)
+    misread = ChainParse(at_start, [cat.get("P36"), cat.get("P27")], score=1.0)
+    assert mh.opens_with_outer_hop(question, misread)
+    assert not mh.is_multi_hop(misread, question)
+    # The innermost hop may open a chain: "created by someone who is a citizen of" is P170, then P27.
+    question = "Devious Maids was created by someone who is a citizen of"
+    chain = ChainParse(StartEntity("Devious Maids", 0, 13, True), [cat.get("P170"), cat.get("P27")], score=1.0)
+    assert not mh.opens_with_outer_hop(question, chain)
+    assert mh.is_multi_hop(chain, question)
+    # Whole words only: "citizenship" does not open with "citizen".
+    assert not mh.opens_with_outer_hop("Marc Cherry is a citizenship of the city of", misread)
+
+
+def test_the_catalogue_knows_every_stored_relation_before_a_question_is_read(store, embedder):
+    """A relation known only from the store joins the catalogue when the next question is read, not
+    when a walk first meets one of its facts, so a question reads the same whatever came before it."""
+    mh = MultiHop(store, None, embedder, MultiHopSettings())
+    store.add([{"prompt": "Hamburg is a twin city of", "subject": "Hamburg", "target_new": "Chicago"},
+               {"subject": "Bulgaria", "relation": "capital", "object": "Sofia"}])
+    assert mh.catalogue.get("is a twin city of") is None
+    mh.parse("What is the capital of Bulgaria?")  # no walk meets Hamburg's fact
+    learned = mh.catalogue.get("is a twin city of")
+    assert learned is not None and learned.cloze == "{} is a twin city of"
+    assert [r.key for r in store.relations()] == ["is a twin city of", "capital"]

@@ -179,6 +179,11 @@ class SQLiteStorage:
     def set_multi_valued(self, key: str, multi_valued: bool) -> None:
         self._db.execute("UPDATE relations SET multi_valued = ? WHERE key = ?", (int(multi_valued), key))
 
+    def relation_rows(self) -> list[RelationRow]:
+        """Every relation, in the order created, without its embedding."""
+        rows = self._db.execute("SELECT id, key, label, template, multi_valued FROM relations ORDER BY id")
+        return [RelationRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
     def relations(self) -> list[tuple[RelationRow, np.ndarray]]:
         rows = self._db.execute("SELECT id, key, label, template, multi_valued, vec FROM relations ORDER BY id")
         return [(RelationRow(r[0], r[1], r[2], r[3], bool(r[4])), blob_to_vec(r[5])) for r in rows]

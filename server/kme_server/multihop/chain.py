@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
-from kme_store.facts import Fact
+from kme_store.facts import Fact, StoredRelation
 from kme_store.mentions import spans
 
 from kme_server.multihop.relations import STOPWORDS, Relation
@@ -28,6 +28,9 @@ class FactSource(Protocol):
         ...
 
     def lookup(self, entity: str, relation: str) -> list[Fact]:
+        ...
+
+    def relations(self) -> list[StoredRelation]:
         ...
 
 

@@ -32,6 +32,7 @@ class MultiHop:
     def __init__(self, store: FactSource, model: LanguageModel | None, embedder: Embedder,
                  settings: MultiHopSettings | None = None, catalogue: RelationCatalogue | None = None) -> None:
         self.settings = settings or MultiHopSettings()
+        self.store = store
         self.catalogue = catalogue or RelationCatalogue.from_settings(self.settings)
         self.walker = Walker(store, model, self.settings, self.catalogue, RelationSimilarity(embedder),
                              _hop_styles(self.settings, model))
@@ -48,13 +49,19 @@ class MultiHop:
         return BeamExtractor(store, self.catalogue, embedder, self.settings)
 
     def parse(self, question: str) -> ChainParse | None:
+        # Every relation stored so far joins the catalogue before a question is read, so that a
+        # question reads the same whatever was asked before it: learned only as walks met their
+        # facts (Walker, for_fact), CounterFact's probes read differently by question order.
+        self.catalogue.learn_stored(self.store.relations())
         return self.extractor.extract(question)
 
     def is_multi_hop(self, parse: ChainParse | None, question: str | None = None) -> bool:
         """AUTO's test: at least two hops, read with confidence, from a question that is not one
-        known relation's own prompt (when `question` is given: asks_one_relation)."""
+        known relation's own prompt (asks_one_relation) and does not open with its outermost hop
+        asked of the entity itself (opens_with_outer_hop); those two when `question` is given."""
         return (parse is not None and len(parse.relations) >= 2 and parse.score >= self.settings.min_confidence
-                and not (question is not None and self.asks_one_relation(question, parse.entity)))
+                and not (question is not None and (self.asks_one_relation(question, parse.entity)
+                                                   or self.opens_with_outer_hop(question, parse))))
 
     def asks_one_relation(self, question: str, entity: StartEntity) -> bool:
         """Whether `question`, with `entity` as its subject, is word for word the cloze or the
@@ -69,6 +76,20 @@ class MultiHop:
         asked, subject = normalize(question), question[entity.start:entity.end]
         return any(asked in (normalize(r.cloze.replace("{}", subject)), normalize(r.question.replace("{}", subject)))
                    for r in self.catalogue)
+
+    def opens_with_outer_hop(self, question: str, parse: ChainParse) -> bool:
+        """Whether `question` opens with the cloze of the chain's outermost relation about the
+        start entity itself: "Kiev was born in the city of" read as Kiev's twin city, then where
+        that city was born. In a chain the outermost hop's subject is the chain below it ("the
+        twin city of Kiev was born in"), never the entity alone; a question opening with that
+        hop about the entity asks it of the entity, whatever words follow. The innermost hop may
+        open a chain so ("Hey Jude was performed by an artist who is a citizen of").
+        """
+        subject = question[parse.entity.start:parse.entity.end]
+        opening = normalize(parse.relations[-1].cloze.replace("{}", subject))
+        asked = normalize(question)
+        # A cloze naming nothing besides its subject ("{}") says nothing of the question's reading.
+        return opening != normalize(subject) and (asked == opening or asked.startswith(opening + " "))
 
     def is_bridged(self, parse: ChainParse | None) -> bool:
         """AUTO's second test: a question read with confidence as one relation that its entity's

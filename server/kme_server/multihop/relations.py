@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from kme_store.facts import Fact, normalize_name
+from kme_store.facts import Fact, StoredRelation, normalize_name
 
 from kme_server.multihop.settings import MultiHopSettings
 
@@ -61,21 +61,26 @@ def _noun_from_label(label: str) -> str:
     return f"the {label.split(' / ')[0]} of {{}}"
 
 
+def relation_from_store(stored: StoredRelation) -> Relation:
+    """A relation known only from the store: its label, and its template when it has one."""
+    noun = _noun_from_label(stored.label)
+    cloze = stored.template or f"The {stored.label} of {{}} is"
+    question = f"What is {noun}?"
+    return Relation(stored.key, stored.label, cloze, question, noun,
+                    cues=cue_stems(" ".join((stored.label, cloze))))
+
+
 def relation_from_fact(fact: Fact) -> Relation:
     """A relation known only from a stored fact: its label, and its template when it has one."""
-    key = fact.relation_key
-    noun = _noun_from_label(fact.relation)
-    cloze = fact.template or f"The {fact.relation} of {{}} is"
-    question = f"What is {noun}?"
-    return Relation(key, fact.relation, cloze, question, noun,
-                    cues=cue_stems(" ".join((fact.relation, cloze))))
+    return relation_from_store(StoredRelation(fact.relation_key, fact.relation, fact.template))
 
 
 class RelationCatalogue:
     """Relations by key, from MQuAKE's template files and Wikidata labels, plus the store's own.
 
-    Built once per answerer; `learn()` adds relations met in stored facts (a user's relation
-    that no template file names), so the catalogue grows with the store it serves.
+    Built once per answerer; `learn_stored()` adds the store's relations (a user's relation that
+    no template file names), so the catalogue grows with the store it serves, and `for_fact()`
+    one met in a stored fact.
     """
 
     def __init__(self, relations: Iterable[Relation] = ()) -> None:
@@ -124,6 +129,12 @@ class RelationCatalogue:
     def learn(self, facts: Iterable[Fact]) -> None:
         for fact in facts:
             self.for_fact(fact)
+
+    def learn_stored(self, relations: Iterable[StoredRelation]) -> None:
+        """Add the store's relations that the catalogue lacks (KnowledgeStore.relations())."""
+        for stored in relations:
+            if stored.key not in self._by_key:
+                self._by_key[stored.key] = relation_from_store(stored)
 
 
 def _placeholder(template: str) -> str:
