@@ -285,6 +285,17 @@ def test_start_entity_falls_back_to_capitalized_words(store):
     assert start is not None and start.name == "Frank Strayer" and not start.in_store
 
 
+def test_a_stored_name_inside_a_longer_name_is_not_the_start_entity(world):
+    """"Marc Cherry Foundation" names something else than the stored Marc Cherry: the walk must not
+    start from him (CounterFact's locality prompts: "Vanderbilt University Department of ...")."""
+    start = find_start("Who founded the Marc Cherry Foundation?", world)
+    assert start is not None and start.name == "Marc Cherry Foundation" and not start.in_store
+    # A lower-case word or punctuation after the name ends it as before.
+    assert find_start("Who is Marc Cherry married to?", world).name == "Marc Cherry"
+    assert find_start("Where was Marc Cherry's mother born?", world).name == "Marc Cherry"
+    assert find_start("What is the capital of Bulgaria? It is", world).name == "Bulgaria"
+
+
 def test_walk_uses_store_facts(world, embedder, settings):
     model = CannedModel()
     plan = MultiHop(world, model, embedder, settings).plan(

@@ -11,6 +11,8 @@ from kme_store.mentions import spans
 from kme_server.multihop.relations import STOPWORDS, Relation
 
 # A quoted title ("Devious Maids", “Hey Jude”) names the start entity more surely than anything.
+# The first letter of the word after a span, when only spaces come between.
+_NEXT_LETTER = re.compile(r"[ \t]+([^\W\d_])")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 # Capitalized words, allowing the small words inside names ("Prince of Persia", "Sketches by Boz").
 _NAME = re.compile(r"(?:[A-Z0-9][\w'’.\-]*)(?:\s+(?:(?:of|the|de|du|la|le|von|van|and|by|in|for|on|a|del|di|&)\s+)*"
@@ -75,8 +77,9 @@ def find_start(question: str, store: FactSource, max_words: int = 10) -> StartEn
     """The entity the question starts from.
 
     A stored entity mentioned by name wins (the longest, preferring one the store has facts
-    about, then the last: questions are written outside-in, so the start comes late); else a
-    quoted span; else the longest run of capitalized words that is not a question word.
+    about, then the last: questions are written outside-in, so the start comes late), unless a
+    capitalized word follows it, continuing a longer name; else a quoted span; else the longest
+    run of capitalized words that is not a question word.
     """
     found: list[tuple[tuple[int, int, int], StartEntity]] = []
     for span in spans(question, max_words):
@@ -84,6 +87,10 @@ def find_start(question: str, store: FactSource, max_words: int = 10) -> StartEn
         # A span of relation words only ("country", "head of state") is no start entity even if
         # some stored entity bears that name.
         if all(w in STOPWORDS for w in words) or not any(ch.isupper() or ch.isdigit() for ch in span.text):
+            continue
+        # "Vanderbilt University Department of Leadership" names a department, not the stored
+        # university: walking from the university answered for it (CounterFact locality prompts).
+        if _name_goes_on(question, span.end):
             continue
         if store.entity_ids(span.text):
             has_facts = 1 if store.facts_about(span.text) else 0
@@ -111,6 +118,12 @@ def find_start(question: str, store: FactSource, max_words: int = 10) -> StartEn
         if best is None or len(text) > len(best.name):
             best = StartEntity(text, start, start + len(text), False)
     return best
+
+
+def _name_goes_on(question: str, end: int) -> bool:
+    """Whether a capitalized word follows the span ending at `end`, continuing a longer name."""
+    m = _NEXT_LETTER.match(question, end)
+    return m is not None and m.group(1).isupper()
 
 
 def compose(relations: Sequence[Relation], entity: str) -> str:
