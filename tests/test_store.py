@@ -62,6 +62,18 @@ def test_relation_id_identifies_the_relation_whatever_its_label(store):
     assert objects(store, "Marc Cherry", "P27") == ["Canada"]  # ... the id is what counts
 
 
+def test_relations_lists_every_relation_once_with_its_first_template(store):
+    """What the multi-hop catalogue learns from: one entry per relation key, in the order first
+    stored, kept after its facts are deleted (a relation's wording stays known)."""
+    ids = store.add([{"prompt": "Hamburg is a twin city of", "subject": "Hamburg", "target_new": "Chicago"},
+                     {"prompt": "Rome is a twin city of", "subject": "Rome", "target_new": "Paris"},
+                     {"subject": "Bulgaria", "relation": "capital", "relation_id": "P36", "object": "Sofia"}]).ids
+    assert [(r.key, r.label, r.template) for r in store.relations()] == [
+        ("is a twin city of", "is a twin city of", "{} is a twin city of"), ("P36", "capital", None)]
+    store.delete(ids)
+    assert [r.key for r in store.relations()] == ["is a twin city of", "P36"]
+
+
 def test_multi_valued_relation_keeps_every_object(tmp_path, embedder):
     settings = StoreSettings(multi_valued_relations=["P166"])
     with KnowledgeStore(tmp_path / "s", settings, embedder=embedder) as store:

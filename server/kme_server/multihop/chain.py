@@ -11,13 +11,13 @@ from kme_store.mentions import spans
 from kme_server.multihop.relations import STOPWORDS, Relation
 
 # A quoted title ("Devious Maids", “Hey Jude”) names the start entity more surely than anything.
-# The first letter of the word after a span, when only spaces come between.
-_NEXT_LETTER = re.compile(r"[ \t]+([^\W\d_])")
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{2,120})[\"“”«»]")
 # Capitalized words, allowing the small words inside names ("Prince of Persia", "Sketches by Boz").
 _NAME = re.compile(r"(?:[A-Z0-9][\w'’.\-]*)(?:\s+(?:(?:of|the|de|du|la|le|von|van|and|by|in|for|on|a|del|di|&)\s+)*"
                    r"[A-Z0-9][\w'’.\-]*)*")
 _QUESTION_WORDS = frozenset("what which who whom whose where when how in on at from to is was does did".split())
+# The first letter of the word after a span, when only spaces come between.
+_NEXT_LETTER = re.compile(r"[ \t]+([^\W\d_])")
 
 
 class FactSource(Protocol):
