@@ -385,10 +385,13 @@ class KnowledgeStore:
             fids = [fid for eid in self.entity_ids(entity) for _, _, fid in self._graph.out_facts(eid, row.id)]
             return self._facts_in_order(fids)
 
-    def relations(self) -> list[StoredRelation]:
-        """Every relation the store has held a fact of, in the order first stored."""
+    def relations(self, skip: int = 0) -> list[StoredRelation]:
+        """Every relation the store has held a fact of, in the order first stored, after the
+        first `skip` (relations are never removed, so a reader that has seen n asks for the rest)."""
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise FieldError("skip", f"must be a whole number >= 0, got {skip!r}")
         with self._lock:
-            return [StoredRelation(r.key, r.label, r.template) for r in self._storage.relation_rows()]
+            return [StoredRelation(r.key, r.label, r.template) for r in self._storage.relation_rows(skip)]
 
     def neighbours(self, entity: str) -> list[str]:
         """Names of the entities linked to this one by a current fact, either way."""

@@ -618,3 +618,8 @@ def test_the_catalogue_knows_every_stored_relation_before_a_question_is_read(sto
     learned = mh.catalogue.get("is a twin city of")
     assert learned is not None and learned.cloze == "{} is a twin city of"
     assert [r.key for r in store.relations()] == ["is a twin city of", "capital"]
+    # Relations stored later join at the next question.
+    store.add([{"subject": "Sofia", "relation": "mayor", "object": "Vasil Terziev"}])
+    assert mh.catalogue.get("mayor") is None
+    mh.parse("What is the capital of Bulgaria?")
+    assert mh.catalogue.get("mayor") is not None and len(mh.catalogue) == 3

@@ -72,6 +72,9 @@ def test_relations_lists_every_relation_once_with_its_first_template(store):
         ("is a twin city of", "is a twin city of", "{} is a twin city of"), ("P36", "capital", None)]
     store.delete(ids)
     assert [r.key for r in store.relations()] == ["is a twin city of", "P36"]
+    assert [r.key for r in store.relations(skip=1)] == ["P36"] and store.relations(skip=2) == []
+    with pytest.raises(FieldError, match="skip"):
+        store.relations(skip=-1)
 
 
 def test_multi_valued_relation_keeps_every_object(tmp_path, embedder):

@@ -179,9 +179,10 @@ class SQLiteStorage:
     def set_multi_valued(self, key: str, multi_valued: bool) -> None:
         self._db.execute("UPDATE relations SET multi_valued = ? WHERE key = ?", (int(multi_valued), key))
 
-    def relation_rows(self) -> list[RelationRow]:
-        """Every relation, in the order created, without its embedding."""
-        rows = self._db.execute("SELECT id, key, label, template, multi_valued FROM relations ORDER BY id")
+    def relation_rows(self, skip: int = 0) -> list[RelationRow]:
+        """The relations, in the order created and without their embeddings, after the first `skip`."""
+        rows = self._db.execute("SELECT id, key, label, template, multi_valued FROM relations ORDER BY id "
+                                "LIMIT -1 OFFSET ?", (skip,))
         return [RelationRow(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def relations(self) -> list[tuple[RelationRow, np.ndarray]]:

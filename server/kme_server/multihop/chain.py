@@ -32,7 +32,7 @@ class FactSource(Protocol):
     def lookup(self, entity: str, relation: str) -> list[Fact]:
         ...
 
-    def relations(self) -> list[StoredRelation]:
+    def relations(self, skip: int = 0) -> list[StoredRelation]:
         ...
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from kme_store.embedder import Embedder
@@ -33,6 +34,8 @@ class MultiHop:
                  settings: MultiHopSettings | None = None, catalogue: RelationCatalogue | None = None) -> None:
         self.settings = settings or MultiHopSettings()
         self.store = store
+        self._relations_seen = 0  # how many of the store's relations the catalogue has learned
+        self._learning = threading.Lock()
         self.catalogue = catalogue or RelationCatalogue.from_settings(self.settings)
         self.walker = Walker(store, model, self.settings, self.catalogue, RelationSimilarity(embedder),
                              _hop_styles(self.settings, model))
@@ -52,8 +55,17 @@ class MultiHop:
         # Every relation stored so far joins the catalogue before a question is read, so that a
         # question reads the same whatever was asked before it: learned only as walks met their
         # facts (Walker, for_fact), CounterFact's probes read differently by question order.
-        self.catalogue.learn_stored(self.store.relations())
+        self._learn_new_relations()
         return self.extractor.extract(question)
+
+    def _learn_new_relations(self) -> None:
+        # Only the relations stored since the last question: one query that usually returns none
+        # (reading all of them cost 12 ms a question with 2,000 relations). The engine answers
+        # from several threads; the lock keeps the count in step with what was learned.
+        with self._learning:
+            new = self.store.relations(skip=self._relations_seen)
+            self.catalogue.learn_stored(new)
+            self._relations_seen += len(new)
 
     def is_multi_hop(self, parse: ChainParse | None, question: str | None = None) -> bool:
         """AUTO's test: at least two hops, read with confidence, from a question that is not one
