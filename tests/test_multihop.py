@@ -7,6 +7,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pytest
+from kme_store.facts import StoredRelation
 
 from kme_server.answering import Answerer, Plan
 from kme_server.answers import CandidateScore, GenerationOptions, Mode
@@ -585,6 +586,17 @@ def test_a_relations_own_prompt_is_not_walked_as_a_chain(world, embedder, settin
     assert mh.is_multi_hop(ChainParse(inside, chain.relations, score=1.0), question)
     assert not mh.asks_one_relation("Marc Cherry is located in the country of", StartEntity("Marc", 0, 4, True))
     assert mh.is_multi_hop(chain)  # without the question, the parse alone decides
+
+
+def test_the_catalogue_finds_a_relations_own_prompt_whatever_its_slot(settings):
+    """asks_one: case and punctuation aside, and also for a template whose slot runs into a word."""
+    cat = RelationCatalogue.from_settings(settings)
+    assert cat.asks_one("marc cherry IS a citizen of!", "Marc Cherry")
+    assert cat.asks_one("What is the capital of Bulgaria?", "Bulgaria")
+    assert not cat.asks_one("What is the capital of the country of Bulgaria?", "Bulgaria")
+    assert not cat.asks_one("Marc Cherry is a citizen of", "Cherry")  # the subject must fill the slot
+    cat.learn_stored([StoredRelation("mates", "mates", "{}mates are")])
+    assert cat.asks_one("Roommates are", "Room") and not cat.asks_one("Room mates are", "Room")
 
 
 def test_a_question_opening_with_its_outer_hop_about_the_entity_is_not_walked(world, embedder, settings):

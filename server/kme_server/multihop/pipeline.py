@@ -85,9 +85,7 @@ class MultiHop:
         not walk it; a chain ("the capital of the country of citizenship of X") is never one
         relation's prompt with X as its subject.
         """
-        asked, subject = normalize(question), question[entity.start:entity.end]
-        return any(asked in (normalize(r.cloze.replace("{}", subject)), normalize(r.question.replace("{}", subject)))
-                   for r in self.catalogue)
+        return self.catalogue.asks_one(question, question[entity.start:entity.end])
 
     def opens_with_outer_hop(self, question: str, parse: ChainParse) -> bool:
         """Whether `question` opens with the cloze of the chain's outermost relation about the

@@ -18,7 +18,7 @@ def install(answerer: Answerer, multihop: MultiHop, gate: Callable[[str], Plan |
 
     MULTI_HOP walks whatever chain it reads (one hop included) and falls back to AUTO's previous
     route when it reads none. AUTO walks only a chain of two or more hops read with confidence
-    from a question that is not one known relation's own prompt (MultiHop.is_multi_hop), or a
+    from a question that does not ask one relation (MultiHop.is_multi_hop), or a
     one-hop question that the store answers only through an unnamed hop (MultiHop.is_bridged);
     every other question (single-hop ones included) goes the way it went before. `gate`, if
     given, sees a question before AUTO walks it and may answer it instead (SERAC's scope decision:
