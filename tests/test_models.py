@@ -178,11 +178,18 @@ def test_score_ranks_the_greedy_next_token_first(lm: HFLanguageModel) -> None:
     assert max(scores, key=lambda s: s.logprob).candidate == best
 
 
+def test_generate_batch_chunks_by_generate_batch_size(tiny_dir: Path) -> None:
+    lm = load_model(ModelSettings(name_or_path=str(tiny_dir), generate_batch_size=2, dtype="float32"))
+    options = GenerationOptions(max_new_tokens=6, stop=())
+    whole = HFLanguageModel(lm.model, lm.tokenizer, name="whole", generate_batch_size=len(PROMPTS))
+    assert lm.generate_batch(PROMPTS, options) == whole.generate_batch(PROMPTS, options)
+
+
 def test_score_with_an_empty_prompt_and_chunking(tiny_dir: Path) -> None:
-    lm = load_model(ModelSettings(name_or_path=str(tiny_dir), max_batch_size=2, dtype="float32"))
+    lm = load_model(ModelSettings(name_or_path=str(tiny_dir), score_batch_size=2, dtype="float32"))
     candidates = ["a", "bb", "ccc", "dddd", "e"]
     chunked = lm.score("", candidates)
-    whole = HFLanguageModel(lm.model, lm.tokenizer, name="whole", max_batch_size=32).score("", candidates)
+    whole = HFLanguageModel(lm.model, lm.tokenizer, name="whole", score_batch_size=32).score("", candidates)
     assert [s.logprob for s in chunked] == pytest.approx([s.logprob for s in whole], abs=1e-5)
     assert all(s.logprob < 0 for s in chunked)
 

@@ -36,7 +36,8 @@ class HFLanguageModel:
         *,
         name: str,
         seed: int = 0,
-        max_batch_size: int = 32,
+        generate_batch_size: int = 128,
+        score_batch_size: int = 32,
     ) -> None:
         self.name = name
         self.model = model.eval()
@@ -45,7 +46,8 @@ class HFLanguageModel:
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
         self._seed = seed
-        self._max_batch_size = max_batch_size
+        self._generate_batch_size = generate_batch_size
+        self._score_batch_size = score_batch_size
         self._eos_ids = _end_token_ids(model, tokenizer)
         # Padding is masked out, so any id works; models without a pad token reuse an end token.
         self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self._eos_ids, default=0)
@@ -112,8 +114,8 @@ class HFLanguageModel:
             sequences = [[self._start_id, *seq] for seq in sequences]
             starts = [start + 1 for start in starts]
         results: list[CandidateScore] = []
-        for first in range(0, len(candidates), self._max_batch_size):
-            chunk = slice(first, first + self._max_batch_size)
+        for first in range(0, len(candidates), self._score_batch_size):
+            chunk = slice(first, first + self._score_batch_size)
             logprobs = self._score_chunk(sequences[chunk], starts[chunk])
             for candidate, seq, start, logprob in zip(candidates[chunk], sequences[chunk], starts[chunk], logprobs):
                 results.append(CandidateScore(candidate=candidate, logprob=logprob, tokens=len(seq) - start))
@@ -133,15 +135,15 @@ class HFLanguageModel:
     # -- beyond the interface -------------------------------------------------------------------
 
     def generate_batch(self, prompts: Sequence[str], options: GenerationOptions = GenerationOptions()) -> list[str]:
-        """generate() for many prompts, left-padded into batches of up to max_batch_size.
+        """generate() for many prompts, left-padded into batches of up to generate_batch_size.
 
         Greedy results equal generate()'s up to float rounding in padded rows; sampled results
         differ from generate()'s because one seeded stream of random numbers serves the batch.
         """
         _check_options(options)
         results: list[str] = []
-        for first in range(0, len(prompts), self._max_batch_size):
-            results.extend(self._generate_chunk(prompts[first : first + self._max_batch_size], options))
+        for first in range(0, len(prompts), self._generate_batch_size):
+            results.extend(self._generate_chunk(prompts[first : first + self._generate_batch_size], options))
         return results
 
     # -- internals ------------------------------------------------------------------------------

@@ -96,4 +96,6 @@ def load_model(settings: ModelSettings) -> HFLanguageModel:
                 time.perf_counter() - started)
     preset = get_preset(settings.name_or_path)
     name = preset.name if preset is not None else path.name
-    return HFLanguageModel(model, tokenizer, name=name, seed=settings.seed, max_batch_size=settings.max_batch_size)
+    return HFLanguageModel(model, tokenizer, name=name, seed=settings.seed,
+                           generate_batch_size=settings.generate_batch_size,
+                           score_batch_size=settings.score_batch_size)

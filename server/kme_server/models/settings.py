@@ -27,5 +27,11 @@ class ModelSettings(BaseModel):
     num_threads: int | None = Field(default=None, ge=1)
     # Seed of sampled decoding (temperature > 0): the same prompt and options give the same text.
     seed: int = 0
-    # Most sequences run in one forward pass by score() and generate_batch(); more are chunked.
-    max_batch_size: int = Field(default=32, ge=1)
+    # Prompts that generate_batch() (evaluations) decodes in one batch; more are chunked. On a CPU
+    # a larger batch keeps the matrix units busier, Gemma 3's 262k-word output layer above all. AUTO's
+    # prompts, float32 on 2 cores (bench/batch_size.py): 158 / 129 / 108 / 104 ms a prompt at 32 /
+    # 64 / 128 / 256, the same answers. Every row costs KV cache, so a large model may want less.
+    generate_batch_size: int = Field(default=128, ge=1)
+    # Candidates that score() runs in one forward pass; more are chunked. Each candidate holds its
+    # positions' logits over the whole vocabulary (1 MB a position for Gemma 3), so this stays small.
+    score_batch_size: int = Field(default=32, ge=1)
