@@ -81,15 +81,28 @@ def trigrams(text: str) -> set[str]:
     return {t[i:i + 3] for i in range(len(t) - 2)}
 
 
-def fuzzy_score(name: str, query_spans: list[Span]) -> tuple[float, Span | None]:
+@dataclass(frozen=True, slots=True)
+class SpanGrams:
+    """A query span with its word count and trigrams, computed once for every name it is scored against."""
+
+    span: Span
+    words: int
+    grams: frozenset[str]
+
+
+def span_grams(query_spans: list[Span]) -> list[SpanGrams]:
+    return [SpanGrams(span, span.words, frozenset(trigrams(span.text))) for span in query_spans]
+
+
+def fuzzy_score(name: str, query_spans: list[SpanGrams]) -> tuple[float, Span | None]:
     """Best trigram Jaccard similarity of `name` to a span of about as many words."""
     target = trigrams(name)
     n_words = len(_WORD.findall(name))
     best, best_span = 0.0, None
-    for span in query_spans:
-        if abs(span.words - n_words) > 1:
+    for indexed in query_spans:
+        if abs(indexed.words - n_words) > 1:
             continue
-        grams = trigrams(span.text)
+        span, grams = indexed.span, indexed.grams
         score = len(target & grams) / len(target | grams)
         if score > best:
             best, best_span = score, span

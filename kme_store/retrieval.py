@@ -9,7 +9,7 @@ from kme_store.embedder import Embedder
 from kme_store.facts import Hit
 from kme_store.graph import KnowledgeGraph
 from kme_store.index import VectorIndex
-from kme_store.mentions import Mention, exact_mentions, fuzzy_score, spans
+from kme_store.mentions import Mention, exact_mentions, fuzzy_score, span_grams, spans
 from kme_store.settings import RetrievalSettings
 from kme_store.storage import FactRow, SQLiteStorage
 from kme_store.vectors import RelationVectors, fact_vectors, query_vector
@@ -79,7 +79,7 @@ class Retriever:
         if not unnamed:
             return
         names = self._storage.entity_names(unnamed)
-        query_spans = spans(query, self._settings.max_mention_words)
+        query_spans = span_grams(spans(query, self._settings.max_mention_words))
         fuzzy = {eid: fuzzy_score(name, query_spans) for eid, name in names.items()}
         for c in candidates.values():
             if c.subject_match == 0.0 and c.row.subject_id in fuzzy:

@@ -635,3 +635,27 @@ def test_the_catalogue_knows_every_stored_relation_before_a_question_is_read(sto
     assert mh.catalogue.get("mayor") is None
     mh.parse("What is the capital of Bulgaria?")
     assert mh.catalogue.get("mayor") is not None and len(mh.catalogue) == 3
+
+
+@pytest.mark.parametrize("followable", [True, False])
+def test_a_phrase_just_under_the_threshold_names_a_hop_only_where_the_store_follows_it(
+        store, embedder, settings, followable):
+    """The graph may vouch for a hop whose phrase falls short of min_relation_similarity by up to
+    graph_slack; without such a fact the relation is not tried at all (BeamExtractor skips it)."""
+    store.add([{"subject": "Devious Maids", "relation": "author", "relation_id": "P50", "object": "Someone"},
+               {"subject": "Marc Cherry", "relation": "country of citizenship", "relation_id": "P27",
+                "object": "United States of America"}])
+    if followable:
+        store.add([WORLD[0]])
+    extractor = BeamExtractor(store, RelationCatalogue.from_settings(settings), embedder, settings)
+    theta, slack = settings.min_relation_similarity, settings.graph_slack
+    named = {("P27", "country of citizenship"): 0.9, ("P170", "maker"): theta - slack / 2}
+
+    def similarities(relations, grams):
+        return np.array([[named.get((r.key, g.text), -1.0) for g in grams] for r in relations], dtype=np.float32)
+
+    extractor._similarities = similarities
+    question = "What is the country of citizenship of the maker of Devious Maids?"
+    parse = extractor.extract(question)
+    assert parse is not None and parse.entity.name == "Devious Maids"
+    assert parse.keys == (["P170", "P27"] if followable else ["P27"])

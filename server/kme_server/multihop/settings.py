@@ -61,14 +61,14 @@ class MultiHopSettings(BaseModel):
     # A phrase of the question names a relation when their embedding similarity reaches this.
     min_relation_similarity: float = 0.5
     # How far below that threshold a hop may read when the store can follow it.
-    graph_slack: float = 0.15
+    graph_slack: float = Field(default=0.15, ge=0.0)
     # Score added per hop that the store can follow from the entity reached so far: a chain
     # the graph holds is likelier than one that only reads well.
     graph_bonus: float = 0.6
     # Similarity added when a phrase shares a word stem with the relation's phrasings.
     cue_bonus: float = 0.1
     # Extra worth of a phrase per further word it covers (relative).
-    phrase_word_bonus: float = 0.5
+    phrase_word_bonus: float = Field(default=0.5, ge=0.0)
     # Score lost per hop: a hop must name enough of the question to pay for itself.
     hop_cost: float = 0.2
     # Score lost per hop named out of outside-in order left of the entity.
