@@ -96,7 +96,7 @@ class BeamExtractor:
         sim = self._similarities(relations, grams)  # [relation, gram]
         index = {r.key: i for i, r in enumerate(relations)}
         # A hop needs a phrase at least this similar (less the graph's slack where the store can
-        # follow the relation; _extend), so a relation with none is never tried: of the ~2,000
+        # follow the relation; _extend), so a relation with none is never tried: of the ~2,200
         # (state, relation) pairs a question used to try, most named nothing (no reading changes).
         best = sim.max(axis=1, initial=-np.inf)
         floor = s.min_relation_similarity
