@@ -107,13 +107,13 @@ class BeamExtractor:
             for state in beam:
                 followable = self._followable(state.entities)
                 for key in dict.fromkeys([*followable, *index]):
-                    if key in index and best[index[key]] < (floor - s.graph_slack if key in followable else floor):
+                    if key not in index:  # a relation the catalogue learned just now from the store
+                        continue
+                    if best[index[key]] < (floor - s.graph_slack if key in followable else floor):
                         continue
                     rel = self.catalogue.get(key)
                     if rel is None or any(r.key == key for r in state.relations):
                         continue  # a relation twice in one chain is almost never asked
-                    if key not in index:  # a relation the catalogue learned just now from the store
-                        continue
                     for nxt in self._extend(state, rel, sim[index[key]], grams, entity, followable.get(key, ())):
                         grown.append((self._score(nxt), nxt))
             if not grown:

@@ -130,8 +130,13 @@ class RelationCatalogue:
 
     def for_fact(self, fact: Fact) -> Relation:
         """The catalogue's relation of a stored fact, learning it when the catalogue lacks it."""
-        self.learn_stored([StoredRelation(fact.relation_key, fact.relation, fact.template)])
-        return self._by_key[fact.relation_key]
+        # Called for every fact the beam can follow from every state it keeps: a plain lookup
+        # first, so that a known relation costs no StoredRelation.
+        known = self._by_key.get(fact.relation_key)
+        if known is None:
+            self.learn_stored([StoredRelation(fact.relation_key, fact.relation, fact.template)])
+            known = self._by_key[fact.relation_key]
+        return known
 
     def learn_stored(self, relations: Iterable[StoredRelation]) -> None:
         """Add the store's relations that the catalogue lacks (KnowledgeStore.relations())."""
