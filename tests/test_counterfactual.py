@@ -9,7 +9,8 @@ import torch
 from kme_store.facts import Fact
 
 from kme_server.editing.serac.counterfactual import (CounterfactualSettings, Example, _batch, abstentions_from,
-                                                     answer_loss, chosen, examples_from, is_trained, main, train)
+                                                     answer_loss, chosen, examples_from, is_trained, length_batches, main,
+                                                     train)
 from kme_server.editing.serac.data import (EDIT_PROMPT, OTHER_SUBJECT, REPHRASE, SAME_SUBJECT, UNRELATED, ScopePair,
                                            sample)
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
@@ -68,6 +69,35 @@ def test_fine_tuning_teaches_the_answers_and_leaves_the_embeddings() -> None:
     assert after < before / 4
     assert torch.equal(model.get_input_embeddings().weight, embeddings)
     assert not model.training
+
+
+def test_length_windows_keep_every_example_once_and_pad_less() -> None:
+    import random
+
+    rng = random.Random(3)
+    lengths = [rng.randint(5, 80) for _ in range(203)]
+    examples = [Example(f"prompt {i}", "x") for i in range(len(lengths))]
+    length_of = {ex: n for ex, n in zip(examples, lengths)}
+
+    plain = length_batches(examples, None, 8, 1, seed=0)
+    shuffled = list(examples)
+    random.Random(0).shuffle(shuffled)  # window 1: the schedule of a plain seeded shuffle
+    assert plain == [shuffled[at:at + 8] for at in range(0, len(shuffled), 8)]
+
+    windowed = length_batches(examples, lengths, 8, 5, seed=0)
+    assert sorted(ex.prompt for b in windowed for ex in b) == sorted(ex.prompt for ex in examples)
+    assert all(len(b) <= 8 for b in windowed) and len(windowed) == len(plain)
+
+    def padded(batches: list[list[Example]]) -> int:
+        return sum(max(length_of[ex] for ex in b) * len(b) for b in batches)
+
+    assert padded(windowed) < 0.8 * padded(plain)
+    assert windowed == length_batches(examples, lengths, 8, 5, seed=0)  # seeded
+    # the batches do not come in order of length
+    longest = [max(length_of[ex] for ex in b) for b in windowed]
+    assert longest != sorted(longest)
+    with pytest.raises(ValueError, match="one length per example"):
+        length_batches(examples, lengths[:-1], 8, 5, seed=0)
 
 
 def test_only_a_finished_run_counts_as_trained(tmp_path: Path) -> None:
