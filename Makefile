@@ -28,13 +28,13 @@ models: install
 	$(PY) -m kme_server.models.convert --model smollm2-135m --cache-dir $(MODEL_CACHE)
 
 # SERAC, trained reproducibly (seed 0) from $(DATA) into $(SERAC_DIR), where the server looks for it
-# by default (KME_ANSWERING__SERAC_DIR): the scope classifier (about 16 minutes on 2 CPU cores) and
-# the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (about 22 minutes).
+# by default (KME_ANSWERING__SERAC_DIR): the scope classifier (12 minutes alone on 2 AVX2 cores) and
+# the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (21 minutes there).
 SERAC_DIR ?= .cache/serac
 # SERAC_QUICK=1: a tiny training of each (a few hundred pairs, 16 examples) that CI uses (.ci/run):
-# the full ones take about 70 minutes on a 2-core CPU without bfloat16 instructions, more than CI
-# has beside the tests. Never for benchmarks: the models' metrics.json and kme-counterfactual.json
-# record the settings they were trained with.
+# the full ones take over half an hour on a 2-core CPU, and longer beside other work, too much of
+# CI's 90 minutes beside installing and testing. Never for benchmarks: the models' metrics.json and
+# kme-counterfactual.json record the settings they were trained with.
 SERAC_QUICK ?=
 COUNTERFACTUAL_ZSRE ?= all
 COUNTERFACTUAL_ZSRE_NEGATIVE_SHARE ?= 0

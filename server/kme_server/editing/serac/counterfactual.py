@@ -66,7 +66,8 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class CounterfactualSettings:
-    """One training run; the full run takes about 19 minutes on 2 CPU cores, 23 with zsRE (the budget is 30)."""
+    """One training run. The full run, zsRE included, took 1,108 s on 2 AVX-512 cores and 1,271 s on 2
+    AVX2 cores, alone on the machine (the budget is 30 minutes; docs/BENCHMARKS.md)."""
 
     seed: int = 0
     examples: int = 2000  # in-scope pairs trained on (~0.3 s each on 2 CPU cores in float32)
