@@ -147,7 +147,8 @@ def test_zsre_examples_come_on_top_of_the_other_sources_which_stay_as_without_zs
 
 
 @pytest.mark.parametrize("argv, field", [(["--zsre-negative-share", "-0.1"], "--zsre-negative-share"),
-                                         (["--zsre", "some"], "--zsre")])
+                                         (["--zsre", "some"], "--zsre"),
+                                         (["--length-window", "0"], "--length-window")])
 def test_the_training_command_names_a_bad_argument_before_loading_anything(tmp_path: Path, capsys, argv, field):
     with pytest.raises(SystemExit):
         main(["--data-dir", str(tmp_path), "--out", str(tmp_path / "out"), *argv])

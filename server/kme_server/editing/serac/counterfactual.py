@@ -307,13 +307,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zsre", default=CounterfactualSettings().zsre,
                     help='zsre-dev records to train on: "all" (the service\'s model), "none", or "K/N": all but '
                          'fold K of N, for the cross-fitted benchmark (bench/run_quality.sh zsre-crossfit)')
+    ap.add_argument("--length-window", type=int, default=CounterfactualSettings().length_window,
+                    help="batches per window of examples sorted by length; 1: no sorting (the default)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = QUICK if args.quick else CounterfactualSettings()
     settings = CounterfactualSettings(**{**asdict(settings), "seed": args.seed, "zsre": args.zsre,
-                                         "zsre_negative_share": args.zsre_negative_share})
+                                         "zsre_negative_share": args.zsre_negative_share,
+                                         "length_window": args.length_window})
     if not 0.0 <= settings.zsre_negative_share <= 1.0:
         ap.error(f"--zsre-negative-share: {settings.zsre_negative_share} is not a share between 0 and 1")
+    if settings.length_window < 1:
+        ap.error(f"--length-window: {settings.length_window} is not a number of batches (at least 1)")
     try:
         settings.zsre_source()  # a bad --zsre fails here, before minutes of loading and pair building
     except FieldError as error:
