@@ -45,12 +45,12 @@ def main() -> int:
     examples, _, _ = training_examples(args.data_dir, defaults)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     lengths = token_lengths(tokenizer, examples)
+    length_of = dict(zip(map(id, examples), lengths))
     steps_in_run = -(-len(examples) // defaults.batch_size)
     rows = []
     for window in args.windows:
         settings = replace(defaults, length_window=window)
         batches = length_batches(examples, lengths, settings.batch_size, window, settings.seed)
-        length_of = dict(zip(map(id, examples), lengths))
         held = sum(max(length_of[id(ex)] for ex in b) * len(b) for b in batches)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, local_files_only=True)
         # one untimed step (first-call allocations), then the timed ones from the run's start

@@ -195,7 +195,8 @@ def length_batches(examples: Sequence[Example], lengths: Sequence[int] | None, b
 
 
 def token_lengths(tokenizer, examples: Sequence[Example]) -> list[int]:
-    """Each example's token count, prompt and answer together (what its row in a batch holds)."""
+    """Each example's token count, prompt and answer tokenized as one text: its row in a batch, to
+    within a token where _batch, which tokenizes them apart, splits the seam otherwise."""
     return [len(tokenizer(ex.prompt + " " + ex.answer + "\n")["input_ids"]) for ex in examples]
 
 
