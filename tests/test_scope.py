@@ -289,7 +289,7 @@ def test_the_trainer_refuses_a_zsre_repeat_below_one(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--data-dir", "/nonexistent", "--zsre-repeat", "0"])
     assert "--zsre-repeat" in capsys.readouterr().err
-    for flag in ("--near-negatives", "--train-pairs"):
+    for flag in ("--near-negatives", "--train-pairs", "--val-pairs"):
         with pytest.raises(SystemExit):
             main(["--data-dir", "/nonexistent", flag, "-1"])
         assert flag in capsys.readouterr().err
