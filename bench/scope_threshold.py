@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from collections import defaultdict
 from pathlib import Path
 
 import _checkout  # noqa: F401  (sets sys.path before the project imports)
@@ -34,8 +33,9 @@ def main() -> int:
     from kme_server.editing.serac.data import build_pairs, split_pairs, with_every_zsre
     from kme_server.editing.serac.folds import records_to_train
     from kme_server.editing.serac.scope import ScopeClassifier, choose_threshold_by_kind, fact_text
+    from kme_server.editing.serac.train import kind_accuracies
 
-    summary, kinds_table = [], {}
+    results = []
     for directory in args.models:
         saved = json.loads((directory / "scope.json").read_text())
         ts = saved["train_settings"]
@@ -51,36 +51,33 @@ def main() -> int:
             return choose_threshold_by_kind([prob_of[id(p)] for p in subset], [p.label for p in subset],
                                             [p.kind for p in subset])
 
-        n = ts["val_pairs"]
-        trained, trained_worst = choose(with_every_zsre(val_all, n, n // 10, ts["seed"] + 1))
-        m = args.sample
-        draws = [choose(with_every_zsre(val_all, m, m // 10, ts["seed"] + 1000 + i))[0] for i in range(args.draws)]
+        n, m = ts["val_pairs"], args.sample
         full, full_worst = choose(val_all)
-        summary.append((directory, saved["settings"]["threshold"], trained, trained_worst, draws, full, full_worst,
-                        len(val_all)))
-        by_kind = defaultdict(list)
-        for p in val_all:
-            by_kind[p.kind].append((prob_of[id(p)], p.label))
-        kinds_table[directory] = {
-            kind: (len(rows), *(sum((q >= t) == bool(y) for q, y in rows) / len(rows)
-                                for t in (saved["settings"]["threshold"], full)))
-            for kind, rows in sorted(by_kind.items())}
+        results.append({
+            "directory": directory, "saved": saved["settings"]["threshold"],
+            "trained": choose(with_every_zsre(val_all, n, n // 10, ts["seed"] + 1)),
+            "draws": [choose(with_every_zsre(val_all, m, m // 10, ts["seed"] + 1000 + i))[0]
+                      for i in range(args.draws)],
+            "full": full, "full_worst": full_worst, "pairs": len(val_all),
+            "kinds": (kind_accuracies(val_all, probs, saved["settings"]["threshold"]),
+                      kind_accuracies(val_all, probs, full))})
 
     print("| classifier | saved | its training's validation pairs (worst kind) | "
           f"{args.draws} samples of {args.sample}: min / median / max | all held-out pairs | threshold (worst kind) |")
     print("|---|---:|---:|---|---:|---:|")
-    for directory, saved_t, trained, worst, draws, full, full_worst, total in summary:
+    for r in results:
+        draws = r["draws"]
         spread = f"{min(draws):.2f} / {statistics.median(draws):.2f} / {max(draws):.2f}" if draws else "-"
-        print(f"| {directory} | {saved_t:.2f} | {trained:.2f} ({worst:.1%}) | {spread} | {total} | "
-              f"{full:.2f} ({full_worst:.1%}) |")
-    for directory, rows in kinds_table.items():
-        saved_t = next(s[1] for s in summary if s[0] == directory)
-        full = next(s[5] for s in summary if s[0] == directory)
-        print(f"\n{directory}: each kind's accuracy on all held-out pairs (positives accepted, negatives refused)\n")
-        print(f"| kind | pairs | at {saved_t:.2f} (saved) | at {full:.2f} (all pairs) |")
+        trained, worst = r["trained"]
+        print(f"| {r['directory']} | {r['saved']:.2f} | {trained:.2f} ({worst:.1%}) | {spread} | {r['pairs']} | "
+              f"{r['full']:.2f} ({r['full_worst']:.1%}) |")
+    for r in results:
+        at_saved, at_full = r["kinds"]
+        print(f"\n{r['directory']}: each kind's accuracy on all held-out pairs (positives accepted, negatives refused)\n")
+        print(f"| kind | pairs | at {r['saved']:.2f} (saved) | at {r['full']:.2f} (all pairs) |")
         print("|---|---:|---:|---:|")
-        for kind, (count, at_saved, at_full) in rows.items():
-            print(f"| {kind} | {count} | {at_saved:.1%} | {at_full:.1%} |")
+        for kind, row in at_saved.items():
+            print(f"| {kind} | {row['pairs']} | {row['correct']:.1%} | {at_full[kind]['correct']:.1%} |")
     return 0
 
 

@@ -312,3 +312,18 @@ def test_both_trainers_name_the_zsre_records_they_read() -> None:
     assert training_sources("none") == base
     assert training_sources("all") == [*base, "zsre/zsre-dev.json (every record)"]
     assert training_sources("1/2") == [*base, "zsre/zsre-dev.json (all but fold 1/2)"]
+
+
+def test_kind_accuracies_count_positives_accepted_and_negatives_refused_per_kind() -> None:
+    from kme_server.editing.serac.train import kind_accuracies
+
+    fact = Fact(subject="Paris", relation="capital of", object="France")
+    pairs = [data.ScopePair("q", fact, label, kind, "g", "counterfact")
+             for label, kind in ((1, "rephrase"), (1, "rephrase"), (0, "unrelated"), (0, "unrelated"), (0, "unrelated"))]
+    probs = [0.95, 0.5, 0.1, 0.92, 0.3]
+    out = kind_accuracies(pairs, probs, 0.9)
+    assert list(out) == ["rephrase", "unrelated"]  # sorted
+    assert out["rephrase"] == {"pairs": 2, "correct": 0.5}
+    assert out["unrelated"] == {"pairs": 3, "correct": 2 / 3}
+    # At the threshold itself a pair is in scope.
+    assert kind_accuracies(pairs[:1], [0.9], 0.9)["rephrase"]["correct"] == 1.0

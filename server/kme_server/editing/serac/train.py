@@ -116,16 +116,18 @@ def evaluate(model: ScopeClassifier, pairs: Sequence[ScopePair]) -> tuple[float,
     probs = model.pair_scores([p.query for p in pairs], [fact_text(p.fact) for p in pairs])
     labels = [p.label for p in pairs]
     threshold, _ = choose_threshold_by_kind(probs, labels, [p.kind for p in pairs])
+    return threshold, {**metrics_at(probs, labels, threshold), "by_kind": kind_accuracies(pairs, probs, threshold),
+                       "at_0.5": metrics_at(probs, labels, 0.5)}
+
+
+def kind_accuracies(pairs: Sequence[ScopePair], probs: Sequence[float], threshold: float) -> dict[str, dict]:
+    """Per kind of pair, sorted: its count and the share right at `threshold` (positives accepted,
+    negatives rejected)."""
     by_kind: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for p, prob in zip(pairs, probs):
         by_kind[p.kind].append((prob, p.label))
-    kinds = {}
-    for kind, rows in sorted(by_kind.items()):
-        # Positives report the share accepted, negatives the share rejected.
-        right = sum(1 for prob, y in rows if (prob >= threshold) == bool(y))
-        kinds[kind] = {"pairs": len(rows), "correct": right / len(rows)}
-    return threshold, {**metrics_at(probs, labels, threshold), "by_kind": kinds,
-                       "at_0.5": metrics_at(probs, labels, 0.5)}
+    return {kind: {"pairs": len(rows), "correct": sum(1 for prob, y in rows if (prob >= threshold) == bool(y)) / len(rows)}
+            for kind, rows in sorted(by_kind.items())}
 
 
 def run(data_dir: Path, out: Path, settings: TrainSettings, encoder: str | Path | None = None) -> dict:
