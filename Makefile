@@ -29,7 +29,7 @@ models: install
 
 # SERAC, trained reproducibly (seed 0) from $(DATA) into $(SERAC_DIR), where the server looks for it
 # by default (KME_ANSWERING__SERAC_DIR): the scope classifier (19 to 25 minutes alone on 2 cores) and
-# the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (18 to 21 minutes).
+# the counterfactual model, Gemma 3 270M fine-tuned to answer under one edit (17 to 21 minutes).
 SERAC_DIR ?= .cache/serac
 # SERAC_QUICK=1: a tiny training of each (a few hundred pairs, 16 examples) that CI uses (.ci/run):
 # the full ones take over half an hour on a 2-core CPU, and longer beside other work, too much of
