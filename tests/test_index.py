@@ -34,6 +34,34 @@ def test_flat_index_keeps_ids_and_deletes_for_real():
     assert 1000 not in found[0]
 
 
+def test_search_runs_on_the_set_threads_and_restores_the_callers(monkeypatch):
+    # The thread count is OpenMP's per calling thread: a search must leave it as it found it, so
+    # that IVF training on add() keeps every core.
+    import faiss
+
+    index = FaissIndex(DIM, IndexSettings(search_threads=1))
+    vecs = unit_vectors(50)
+    index.upsert(np.arange(50), vecs)
+    before = faiss.omp_get_max_threads()
+    seen: list[int] = []
+    inner = index.raw
+
+    class Spy:
+        ntotal = inner.ntotal
+
+        def search(self, queries, k):
+            seen.append(faiss.omp_get_max_threads())
+            return inner.search(queries, k)
+
+    monkeypatch.setattr(index, "_index", Spy())
+    _, found = index.search(vecs[:2], 1)
+    assert found[:, 0].tolist() == [0, 1]
+    assert seen == [1] and faiss.omp_get_max_threads() == before
+    monkeypatch.setattr(index, "settings", IndexSettings(search_threads=0))
+    index.search(vecs[:1], 1)
+    assert seen[-1] == before
+
+
 def test_upsert_replaces_the_vector_of_an_id():
     index = FaissIndex(DIM, IndexSettings())
     vecs = unit_vectors(3)

@@ -1,10 +1,12 @@
 """FAISS on the CPU: exact search while small, IVF with 8-bit scalar quantization past a threshold."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 from pathlib import Path
+from typing import Iterator
 
 import faiss
 import numpy as np
@@ -28,6 +30,24 @@ def _as_ids(ids: np.ndarray) -> np.ndarray:
 
 def _as_vecs(vecs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+@contextlib.contextmanager
+def omp_threads(threads: int) -> Iterator[None]:
+    """FAISS's OpenMP threads set to `threads` (0: unchanged) for the block, then restored.
+
+    OpenMP keeps this setting per calling thread, so a search on one gRPC worker thread does not
+    change the threads another uses, and IVF training on add() keeps every core.
+    """
+    if threads <= 0:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 class FaissIndex(VectorIndex):
@@ -78,7 +98,8 @@ class FaissIndex(VectorIndex):
             return (np.zeros((len(queries), max(k, 0)), np.float32), np.full((len(queries), max(k, 0)), -1, np.int64))
         if isinstance(self._index, faiss.IndexIVF):
             self._index.nprobe = self.settings.nprobe
-        return self._index.search(queries, k)
+        with omp_threads(self.settings.search_threads):
+            return self._index.search(queries, k)
 
     def ids(self) -> np.ndarray:
         if isinstance(self._index, faiss.IndexIDMap2):
