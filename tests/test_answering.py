@@ -295,6 +295,17 @@ def test_ask_many_answers_as_ask_does_and_completes_each_prompt_once(batching: b
     assert (len(a.model.batches) if batching else len(a.model.prompts)) == before
 
 
+def test_ask_many_batches_prompts_in_an_order_that_does_not_change_between_runs() -> None:
+    # A batch's padding shifts the rounding of its rows, so the batches must be the same in every
+    # process: shortest first, then by text (never a set's hash order, which each process seeds).
+    a = _answerer(facts=())
+    a.model = BatchingFakeModel()
+    texts = [f"The capital of country {name} is" for name in "QWERTYUIOPASDFGHJKLZ"] + ["Who?"]
+    a.ask_many(texts, Mode.NONE, memo={})
+    prompts = [a.plan(t, Mode.NONE).prompt for t in texts]
+    assert a.model.batches == [sorted(prompts, key=lambda p: (len(p), p))]
+
+
 def test_ask_many_ignores_the_memo_when_sampling() -> None:
     a = _answerer(facts=())
     memo = {("fake", "Q: Who wrote Hamlet?\nA:"): " cached"}
