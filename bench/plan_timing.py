@@ -32,7 +32,7 @@ from kme_store.store import KnowledgeStore  # noqa: E402
 from kme_server.answers import Mode  # noqa: E402
 from kme_server.editing.serac.scope import ScopeClassifier  # noqa: E402
 from kme_server.engine import build_engine, load_counterfactual  # noqa: E402
-from kme_server.evaluation.cases import load_cases  # noqa: E402
+from kme_server.evaluation.cases import load_cases, sample_cases  # noqa: E402
 from kme_server.evaluation.single_hop import _questions  # noqa: E402
 from kme_server.models.loading import load_model  # noqa: E402
 from kme_server.multihop.beam import BeamExtractor  # noqa: E402
@@ -74,7 +74,7 @@ def main() -> None:
         settings.store.index.search_threads = args.search_threads
     model = load_model(settings.model)
     counterfactual = load_counterfactual(settings)
-    cases = load_cases(args.file, "counterfact")
+    cases = sample_cases(load_cases(args.file, "counterfact"), 0, 0)  # every case, probes as kme eval sets them
     with tempfile.TemporaryDirectory(prefix="kme-plan-") as tmp, \
             KnowledgeStore(Path(tmp) / "store", settings.store) as store:
         answerer = build_engine(settings, store, model=model, counterfactual=counterfactual)
