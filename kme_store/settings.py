@@ -24,7 +24,7 @@ class IndexSettings(BaseModel):
     # OpenMP threads of a CPU search (0: FAISS's default, every core). Retrieval searches one
     # query at a time, which FAISS runs on one thread anyway; more threads only wake and then
     # spin after the search, taking the cores from the model and the embedder beside it
-    # (measured: AUTO's routing 37 -> 29 ms per question on two cores, bench/plan_timing.py).
+    # (measured: AUTO's routing 34 -> 29 ms per question on two cores, bench/plan_timing.py).
     search_threads: int = Field(default=1, ge=0)
 
 

@@ -175,9 +175,9 @@ class HFLanguageModel:
         """Next token per row: argmax, or a draw from softmax(logits / temperature).
 
         The greedy pick reads the logits in the model's dtype: widening bfloat16 to float32 is
-        exact, so the token is the same, and the copy of a 128 x 262k batch cost a seventh of a
-        decoding step. It is max().indices, not argmax(): on the CPU argmax of bfloat16 takes twice
-        as long as max, and both return the first of tied maxima.
+        exact, so the token is the same without the copy. It is max().indices, not argmax(): both
+        return the first of tied maxima, and on a 128 x 262k bfloat16 batch (Gemma 3's vocabulary)
+        max took 17 ms on a two-core CPU where argmax took 72 and float().argmax 65.
         """
         if sampler is None:
             return logits.max(dim=-1).indices
