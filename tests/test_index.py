@@ -42,7 +42,6 @@ def test_search_runs_on_the_set_threads_and_restores_the_callers(monkeypatch):
     index = FaissIndex(DIM, IndexSettings(search_threads=1))
     vecs = unit_vectors(50)
     index.upsert(np.arange(50), vecs)
-    before = faiss.omp_get_max_threads()
     seen: list[int] = []
     inner = index.raw
 
@@ -54,12 +53,19 @@ def test_search_runs_on_the_set_threads_and_restores_the_callers(monkeypatch):
             return inner.search(queries, k)
 
     monkeypatch.setattr(index, "_index", Spy())
-    _, found = index.search(vecs[:2], 1)
-    assert found[:, 0].tolist() == [0, 1]
-    assert seen == [1] and faiss.omp_get_max_threads() == before
-    monkeypatch.setattr(index, "settings", IndexSettings(search_threads=0))
-    index.search(vecs[:1], 1)
-    assert seen[-1] == before
+    original = faiss.omp_get_max_threads()
+    # The caller's count must differ from the setting's for the test to tell them apart, also on a
+    # one-core machine, where OpenMP's default is 1.
+    faiss.omp_set_num_threads(2)
+    try:
+        _, found = index.search(vecs[:2], 1)
+        assert found[:, 0].tolist() == [0, 1]
+        assert seen == [1] and faiss.omp_get_max_threads() == 2
+        monkeypatch.setattr(index, "settings", IndexSettings(search_threads=0))
+        index.search(vecs[:1], 1)
+        assert seen[-1] == 2
+    finally:
+        faiss.omp_set_num_threads(original)
 
 
 def test_upsert_replaces_the_vector_of_an_id():
