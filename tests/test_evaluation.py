@@ -299,6 +299,12 @@ def test_multi_hop_scoring_by_case_question_hops_and_hop_wise() -> None:
     assert multi_hop.stored_batches(cases, world=False) == [multi_hop.edit_requests(cases)]
     table = multi_hop_table({"file": "mq.json", "backend": "fake", "settings": {"edits/auto": row}})
     assert "edits/auto" in table and "50.0" in table
+    # AUTO's row on the cases a slower baseline ran on: counted from those cases alone
+    assert all(isinstance(q["ms"], float) for r in per_case for q in r["questions"])
+    only_first = multi_hop.restricted(per_case, {0})
+    assert (only_first["cases"], only_first["case_accuracy"]) == (1, 1.0)
+    assert only_first["question_accuracy"] == pytest.approx(1 / 3) and only_first["hop_accuracy"] is None
+    assert multi_hop.restricted(per_case, {1})["case_accuracy"] == 0.0
 
 
 def test_client_backend_finds_the_modes_the_service_serves() -> None:
