@@ -1,4 +1,4 @@
-"""MQuAKE multi-hop evaluation in-process: chain extraction, walk accuracy, latency, MeLLo baseline.
+"""MQuAKE multi-hop evaluation in-process: chain extraction, walk accuracy, latency.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/mquake_eval.py --limit 50 --seed 0
 
@@ -8,7 +8,8 @@ facts (`orig.triples`) of all cases. A seeded sample of `--limit` cases is asked
 accuracy (MQuAKE: any of the three questions answered with `new_answer` or an alias), question
 accuracy, accuracy by hop count, chain-extraction accuracy against the gold relation ids (used
 for measurement only, never at question time), and p50 latency per question. Gold chains and
-hop counts are never given to the extractor or the walker.
+hop counts are never given to the extractor or the walker. The MeLLo-style baseline runs in
+`kme eval mquake --mello N`, beside AUTO on the same cases.
 """
 from __future__ import annotations
 
@@ -33,7 +34,6 @@ from kme_store.embedder import SentenceTransformerEmbedder  # noqa: E402
 from kme_store.store import KnowledgeStore  # noqa: E402
 
 from kme_server.matching import contains, normalize  # noqa: E402
-from kme_server.evaluation.mello import MeLLo  # noqa: E402
 from kme_server.evaluation.multi_hop import edit_requests as edits, world_facts  # noqa: E402
 from kme_server.multihop import MultiHop, MultiHopSettings  # noqa: E402
 from kme_server.multihop.chain import ChainExtractor  # noqa: E402
@@ -116,7 +116,6 @@ def main() -> int:
     ap.add_argument("--extractors", default="beam,lexical", help="comma list of: beam, lexical, model")
     ap.add_argument("--no-model", action="store_true", help="measure chain extraction only; no model hops")
     ap.add_argument("--hop-prompt", choices=["cloze", "few_shot"], default="cloze")
-    ap.add_argument("--mello", type=int, default=0, help="run the MeLLo baseline on this many of the asked cases")
     ap.add_argument("--model-extractor-limit", type=int, default=10,
                     help="cases on which the model-decomposition extractor is measured (it is slow)")
     ap.add_argument("--fails", type=Path, help="write failed questions to this JSON file")
@@ -149,8 +148,6 @@ def main() -> int:
                 tally = eval_walk(mh, None, sample, answer=walk and name == "beam")
                 results[f"{setting}/{name}"] = tally.row()
                 fails[f"{setting}/{name}"] = tally.fails
-            if args.mello and model is not None and setting == "edits":
-                results[f"{setting}/mello"] = mello_eval(store, model, asked[: args.mello]).row()
     _print_table(results)
     if args.fails:
         args.fails.write_text(json.dumps(fails, indent=1, ensure_ascii=False))
@@ -168,31 +165,6 @@ def _load_model():
         logger.warning("model %s is not converted in %s: model hops are skipped", preset.name, settings.cache_dir)
         return None
     return load_model(settings)
-
-
-# -- MeLLo-style baseline ------------------------------------------------------------------------
-
-def mello_eval(store: KnowledgeStore, model, asked: list[dict]) -> Tally:
-    """MeLLo: the model decomposes the question; each generated answer meets the top retrieved fact."""
-    mello = MeLLo(model, store, SHARED / "mquake" / "MeLLo-prompt.txt")
-    t = Tally()
-    for case in asked:
-        gold = [case["new_answer"], *case["new_answer_alias"]]
-        hops = len(case["orig"]["triples"])
-        any_right = False
-        for q in case["questions"]:
-            began = time.perf_counter()
-            answer = mello.answer(q)
-            t.latencies.append((time.perf_counter() - began) * 1000)
-            right = contains(answer, gold)
-            t.questions += 1
-            t.questions_right += right
-            t.by_hops[hops][0] += right
-            t.by_hops[hops][1] += 1
-            any_right |= right
-        t.cases += 1
-        t.cases_right += any_right
-    return t
 
 
 def _print_table(results: dict[str, dict]) -> None:
