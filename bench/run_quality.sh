@@ -25,7 +25,7 @@ for step in "${steps[@]}"; do
   case $step in
     cf-full) run cf-full $KME eval counterfact $DATA/counterfact/counterfact-val.json --systems none,auto \
                --no-scores --json $OUT/cf-full.json --cases $OUT/cf-full.jsonl ;;
-    mquake) run mquake $KME eval mquake $DATA/mquake/mquake-cf-dev.json --settings edits,world --mello 5 \
+    mquake) run mquake $KME eval mquake $DATA/mquake/mquake-cf-dev.json --settings edits,world --mello ${MELLO_CASES:-60} \
                --json $OUT/mquake.json --cases $OUT/mquake.jsonl ;;
     zsre)  # the service's own classifier trained on these records: zsre-crossfit is the benchmark
       run zsre $KME eval zsre $DATA/zsre/zsre-dev.json --limit ${ZSRE_LIMIT:-0} --systems none,auto \
