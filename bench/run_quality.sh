@@ -57,7 +57,7 @@ for step in "${steps[@]}"; do
       done
       run zsre-crossfit .venv/bin/python bench/merge_folds.py $OUT/zsre-fold0.json $OUT/zsre-fold1.json \
                --json $OUT/zsre-crossfit.json ;;
-    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit ${CF_SYSTEMS_LIMIT:-60} \
+    cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit ${CF_SYSTEMS_LIMIT:-300} \
                --json $OUT/cf-systems.json --cases $OUT/cf-systems.jsonl ;;
     mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --limit 150 --systems none,auto \
                --json $OUT/mquake-edits.json --cases $OUT/mquake-edits.jsonl ;;
