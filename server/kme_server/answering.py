@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Protocol, Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from kme_store.errors import FieldError
 from kme_store.facts import Fact, Hit
 
 from kme_server.answers import AskResult, CandidateScore, GenerationOptions, Hop, Mode
-from kme_server.editing.ike import IKESettings, InContextEditor
+from kme_server.editing.ike import IKESettings, InContextEditor, check_question_frame
 from kme_server.editing.serac.prompt import ABSTAIN, edit_prompt
 from kme_server.matching import contains
 from kme_server.models.base import LanguageModel, generate_all
@@ -43,6 +43,7 @@ class AnsweringSettings(BaseModel):
     default_mode: Mode = Mode.AUTO
     # How a question (text ending in "?") is put to the base model when no fact applies.
     question_frame: str = "Q: {}\nA:"
+    _check_frame = field_validator("question_frame")(check_question_frame)
     # Whether prompts go through the model's chat template ("auto": when the model has one).
     # "never" by default: IKE prompts are completions, and wrapped in SmolLM2-135M-Instruct's chat
     # template the model chats instead of completing (20 CounterFact validation records, scored
