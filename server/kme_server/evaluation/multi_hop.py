@@ -94,36 +94,63 @@ class MultiHopSettings:
     hop_wise: bool = True  # also ask each single-hop cloze of the edited chains
 
 
+@dataclass(frozen=True, slots=True)
+class AskedCase:
+    """One case's questions put to a system: its answers, which were right, how long each took."""
+
+    case: dict
+    gold: list[str]
+    hops: int
+    results: list[Any]
+    hits: list[bool]
+    took_ms: list[float]
+
+
+def ask_cases(asked: Sequence[dict], ask: Callable[[str], Any], answer_of: Callable[[Any], str], tally: Tally,
+              label: str, every: int, progress: Callable[[str], None] | None = None) -> list[AskedCase]:
+    """Ask every question of `asked` one at a time through `ask` and count it in `tally`.
+
+    MQuAKE scoring as published: a case is right when the answer (`answer_of` its result) to any of
+    its questions names the new answer or an alias. The latency is per question. `label` and
+    `every` say how progress is logged.
+    """
+    say = progress or log.info
+    done = []
+    for n, case in enumerate(asked, start=1):
+        gold = [case["new_answer"], *case["new_answer_alias"]]
+        hops = len(case["orig"]["triples"])
+        results, took = [], []
+        for q in case["questions"]:
+            start = time.perf_counter()
+            results.append(ask(q))
+            took.append((time.perf_counter() - start) * 1000.0)
+        hits = [contains(answer_of(r), gold) for r in results]
+        tally.add_case(hits, hops)
+        tally.latencies_ms += took
+        done.append(AskedCase(case, gold, hops, results, hits, took))
+        if n % every == 0:
+            say(f"{label}: {n}/{len(asked)} cases: {tally.cases_right / tally.cases:.1%}")
+    return done
+
+
 def evaluate(backend: Backend, asked: Sequence[dict], settings: MultiHopSettings = MultiHopSettings(),
              progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ask the asked cases' questions one at a time (the latency is per question); the row and the
     per-case results. The backend must already hold the edits (and world facts) of the setting."""
-    say = progress or log.info
     t = Tally()
     per_case = []
-    for n, case in enumerate(asked, start=1):
-        gold = [case["new_answer"], *case["new_answer_alias"]]
-        hops = len(case["orig"]["triples"])
-        answers = []
-        took = []
-        for q in case["questions"]:
-            start = time.perf_counter()
-            result = backend.ask_results([q], settings.mode)[0]
-            took.append((time.perf_counter() - start) * 1000.0)
-            answers.append(result)
-            t.modes[str(getattr(result.mode, "value", result.mode))] += 1
-            for hop in result.chain:
+    done = ask_cases(asked, lambda q: backend.ask_results([q], settings.mode)[0], lambda r: r.answer, t,
+                     settings.mode, every=25, progress=progress)
+    for a in done:
+        for r in a.results:
+            t.modes[str(getattr(r.mode, "value", r.mode))] += 1
+            for hop in r.chain:
                 t.sources[hop.source] += 1
-        hits = [contains(r.answer, gold) for r in answers]
-        t.add_case(hits, hops)
-        t.latencies_ms += took
-        per_case.append({"case_id": case["case_id"], "hops": hops, "right": any(hits), "gold": gold,
+        per_case.append({"case_id": a.case["case_id"], "hops": a.hops, "right": any(a.hits), "gold": a.gold,
                          "questions": [{"question": q, "answer": r.answer, "right": h, "ms": round(ms, 1),
                                         "mode": str(getattr(r.mode, "value", r.mode)),
                                         "chain": [[x.subject, x.relation, x.object, x.source] for x in r.chain]}
-                                       for q, r, h, ms in zip(case["questions"], answers, hits, took)]})
-        if n % 25 == 0:
-            say(f"{n}/{len(asked)} cases: {t.cases_right / t.cases:.1%}")
+                                       for q, r, h, ms in zip(a.case["questions"], a.results, a.hits, a.took_ms)]})
     if settings.hop_wise:
         clozes = [(c["case_id"], h) for c in asked for h in c["new_single_hops"]]
         results = backend.ask_results([h["cloze"] for _, h in clozes], settings.mode)
@@ -159,24 +186,13 @@ def restricted(per_case: Sequence[dict[str, Any]], case_ids: set[Any]) -> dict[s
 def mello_evaluate(answer: Callable[[str], str], asked: Sequence[dict],
                    progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], list[dict]]:
     """The MeLLo-style baseline: `answer(question)` runs its iterative prompting; scored as above."""
-    say = progress or log.info
     t = Tally()
-    per_case = []
-    for n, case in enumerate(asked, start=1):
-        gold = [case["new_answer"], *case["new_answer_alias"]]
-        hops = len(case["orig"]["triples"])
-        answers = []
-        for q in case["questions"]:
-            start = time.perf_counter()
-            answers.append(answer(q))
-            t.latencies_ms.append((time.perf_counter() - start) * 1000.0)
-        hits = [contains(a, gold) for a in answers]
-        t.add_case(hits, hops)
-        per_case.append({"case_id": case["case_id"], "hops": hops, "right": any(hits), "answers": answers})
-        if n % 10 == 0:  # about 40 s a case on a 2-core CPU: say where it is
-            say(f"MeLLo-style baseline: {n}/{len(asked)} cases: {t.cases_right / t.cases:.1%}")
+    # about 40 s a case on a 2-core CPU: say where it is every 10 cases
+    done = ask_cases(asked, answer, lambda a: a, t, "MeLLo-style baseline", every=10, progress=progress)
+    per_case = [{"case_id": a.case["case_id"], "hops": a.hops, "right": any(a.hits), "answers": a.results}
+                for a in done]
     return t.row(), per_case
 
 
-__all__ = ["MultiHopSettings", "Tally", "edit_requests", "evaluate", "mello_evaluate", "restricted", "sample",
+__all__ = ["AskedCase", "MultiHopSettings", "Tally", "ask_cases", "edit_requests", "evaluate", "mello_evaluate", "restricted", "sample",
            "stored_batches", "world_facts"]
