@@ -94,10 +94,11 @@ DEMOS = [
 EIFFEL = Fact(subject="Eiffel Tower", relation="is located in", object="Rome", template="{} is located in", id=7)
 
 
-def _answerer(chat: bool = False, facts: Sequence[Fact] = (EIFFEL,), **settings: object) -> Answerer:
-    s = AnsweringSettings(ike=IKESettings(demos=3), **settings)
-    ike = InContextEditor(s.ike, pool=DemoPool.from_demos(DEMOS, HashEmbedder()), embedder=HashEmbedder())
-    return Answerer(FakeStore(facts), FakeModel(chat=chat), s, ike=ike)
+def _answerer(chat: bool = False, facts: Sequence[Fact] = (EIFFEL,), model: FakeModel | None = None,
+              ike: IKESettings | None = None, **settings: object) -> Answerer:
+    s = AnsweringSettings(ike=ike or IKESettings(demos=3), **settings)
+    editor = InContextEditor(s.ike, pool=DemoPool.from_demos(DEMOS, HashEmbedder()), embedder=HashEmbedder())
+    return Answerer(FakeStore(facts), model or FakeModel(chat=chat), s, ike=editor)
 
 
 def test_in_context_prompt_has_demos_of_every_kind_and_the_facts() -> None:
@@ -328,3 +329,49 @@ def test_edit_plan_prompts_the_one_edit(choice: str) -> None:
         assert update and not retain  # the classifier said the edit applies: nothing to ignore
     else:
         assert plan.prompt == "New Fact: Eiffel Tower is located in Rome.\nPrompt: The Eiffel Tower is located in"
+
+
+class NewBlockModel(FakeModel):
+    """Starts a new block after "Prompt: <question>?", as Gemma 3 270M does after cloze demonstrations:
+    its completion, cut at the first stop string ("\n") as a LanguageModel's is, is empty."""
+
+    def _raw(self, prompt: str) -> str:
+        return "" if re.search(r"Prompt: [^\n]*\?$", prompt) else super()._raw(prompt)
+
+
+def _new_block_answerer(**ike: object) -> tuple[Answerer, NewBlockModel]:
+    model = NewBlockModel()
+    return _answerer(model=model, ike=IKESettings(demos=3, **ike)), model
+
+
+@pytest.mark.parametrize("how", ["ask", "ask_many", "stream"])
+def test_a_question_that_gets_an_empty_in_context_answer_is_put_again_in_the_question_frame(how: str) -> None:
+    answerer, model = _new_block_answerer()
+    question = "Where is the Eiffel Tower?"
+    if how == "ask":
+        result = answerer.ask(question, Mode.IN_CONTEXT)
+    elif how == "ask_many":
+        result = answerer.ask_many([question, "The Eiffel Tower is located in"], Mode.IN_CONTEXT)[0]
+    else:
+        *pieces, result = answerer.stream(question, Mode.IN_CONTEXT)
+        assert "".join(pieces) == result.answer
+    assert result.answer == "Rome"
+    assert result.mode is Mode.IN_CONTEXT and [f.object for f in result.facts] == ["Rome"]
+    first, again = [p for p in model.prompts if question in p]
+    assert first.endswith("Prompt: Where is the Eiffel Tower?")
+    assert again == first.rsplit("Prompt: ", 1)[0] + "Q: Where is the Eiffel Tower?\nA:"
+
+
+def test_only_an_empty_answer_to_a_question_is_put_again() -> None:
+    answerer, model = _new_block_answerer()
+    # A cloze prompt is completed once, whatever it gets.
+    assert answerer.ask("The Eiffel Tower is located in", Mode.IN_CONTEXT).answer == "Rome"
+    assert len(model.prompts) == 1
+    # A question that gets an answer keeps it (FakeModel answers every prompt).
+    plain = _answerer()
+    assert plain.ask("Where is the Eiffel Tower?", Mode.IN_CONTEXT).answer == "Rome"
+    assert len(plain.model.prompts) == 1
+    # With no question frame, nothing is put again: the empty answer stands.
+    unframed, model = _new_block_answerer(question_frame=None)
+    assert unframed.ask("Where is the Eiffel Tower?", Mode.IN_CONTEXT).answer == ""
+    assert len(model.prompts) == 1

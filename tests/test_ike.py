@@ -130,7 +130,7 @@ def test_prompt_holds_demos_of_every_kind_then_the_facts_then_the_query() -> Non
     assert {d.kind for d in built.demos} == set(DemoKind)
     for demo in built.demos:
         assert f"New Fact: {demo.fact}\nPrompt: {demo.prompt} {demo.answer}\n\n" in built.text
-    assert built.text.endswith("New Fact: Eiffel Tower is located in Rome.\nQ: Where is the Eiffel Tower?\nA:")
+    assert built.text.endswith("New Fact: Eiffel Tower is located in Rome.\nPrompt: Where is the Eiffel Tower?")
     # The retained demo teaches to give the original answer where the new fact does not apply.
     retain = next(d for d in built.demos if d.kind is DemoKind.RETAIN)
     assert retain.answer == next(r["locality_ground_truth"] for r in RECORDS if r["case_id"] == retain.case_id)
@@ -155,15 +155,15 @@ def test_duplicate_facts_are_stated_once() -> None:
     assert text == "New Fact: Eiffel Tower is located in Rome.\nPrompt: The Eiffel Tower is located in"
 
 
-def test_a_question_is_framed_and_a_cloze_prompt_is_not() -> None:
-    # After cloze demonstrations, "Prompt: <question>?" is answered with a new block: an empty answer.
-    editor = InContextEditor(IKESettings(demos=0, question_frame="Question: {}\nAnswer:"), pool=_pool(),
+def test_framed_puts_the_last_line_in_the_question_frame() -> None:
+    editor = InContextEditor(IKESettings(demos=2, question_frame="Question: {}\nAnswer:"), pool=_pool(),
                              embedder=HashEmbedder())
-    assert editor.build("Where is the Eiffel Tower? ", [FACT]).text.endswith(
-        "Rome.\nQuestion: Where is the Eiffel Tower?\nAnswer:")
-    assert editor.build("The Eiffel Tower is in", [FACT]).text.endswith("Rome.\nPrompt: The Eiffel Tower is in")
+    built = editor.build("Where is the Eiffel Tower? ", [FACT])
+    framed = editor.render("Where is the Eiffel Tower? ", [FACT], built.demos, framed=True)
+    # The same demonstrations and facts; only the last line differs.
+    assert framed == built.text.rsplit("Prompt: ", 1)[0] + "Question: Where is the Eiffel Tower?\nAnswer:"
     unframed = InContextEditor(IKESettings(demos=0, question_frame=None), pool=_pool(), embedder=HashEmbedder())
-    assert unframed.build("Where is the Eiffel Tower?", [FACT]).text.endswith("Prompt: Where is the Eiffel Tower?")
+    assert unframed.render("Where is it?", [FACT], (), framed=True).endswith("Prompt: Where is it?")
 
 
 @pytest.mark.parametrize("frame", ["Q: no place", "Q: {} and {}", "Q: {q}", "Q: {"])

@@ -91,6 +91,8 @@ class Plan:
     # With a fallback: answers the completion must contain (whole words, normalized) to stand;
     # any other completion counts as an abstention. See Answerer.edit_plan.
     expects: tuple[str, ...] = ()
+    # With a fallback: an empty completion counts as an abstention. See Answerer.in_context_plan.
+    retry_when_empty: bool = False
 
 
 # A route turns a question into a plan. One per mode; SERAC and MULTI_HOP register theirs.
@@ -210,7 +212,7 @@ class Answerer:
             return self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0)
         start = time.perf_counter()
         raw = self._model_of(plan).generate(plan.prompt, opts)
-        if _abstains(plan, raw):
+        if _abstains(plan, raw, opts.stop):
             plan = _fall_back(plan, _ms(start))
             if plan.answer is not None:
                 return self._result(plan, plan.answer, raw=plan.answer, generate_ms=0.0)
@@ -238,7 +240,7 @@ class Answerer:
         generate_ms = self._complete(plans, opts, cache)
         # Plans whose model abstained go to their fallback, completed in a second round.
         abstained = [i for i, p in enumerate(plans)
-                     if p.answer is None and _abstains(p, cache[(self._model_of(p).name, p.prompt)])]
+                     if p.answer is None and _abstains(p, cache[(self._model_of(p).name, p.prompt)], opts.stop)]
         for i in abstained:
             plans[i] = _fall_back(plans[i], generate_ms)
         if abstained:
@@ -282,7 +284,7 @@ class Answerer:
             # tokens) before anything is sent.
             start = time.perf_counter()
             raw = self._model_of(plan).generate(plan.prompt, opts)
-            if not _abstains(plan, raw):
+            if not _abstains(plan, raw, opts.stop):
                 return self._known(plan, clean_answer(raw, opts.stop), raw, _ms(start))
             plan = _fall_back(plan, _ms(start))
         return self._stream(plan, opts)
@@ -355,8 +357,20 @@ class Answerer:
         """
         facts = list(facts)
         start = time.perf_counter()
-        prompt = self.base_prompt(self.ike.build(text, facts).text) if facts else self.bare_prompt(text)
-        return Plan(Mode.IN_CONTEXT, prompt, facts=facts, timings_ms={"prompt": _ms(start)})
+        if not facts:
+            return Plan(Mode.IN_CONTEXT, self.bare_prompt(text), timings_ms={"prompt": _ms(start)})
+        built = self.ike.build(text, facts)
+        plan = Plan(Mode.IN_CONTEXT, self.base_prompt(built.text), facts=facts, timings_ms={"prompt": _ms(start)})
+        if text.rstrip().endswith("?") and self.ike.settings.question_frame is not None:
+            # After IKE's cloze demonstrations a question often gets a new block, not an answer
+            # (an empty one, cut at the line break): then it is put again in the question frame.
+            def framed() -> Plan:
+                again = time.perf_counter()
+                prompt = self.base_prompt(self.ike.render(text, facts, built.demos, framed=True))
+                return Plan(Mode.IN_CONTEXT, prompt, facts=facts, timings_ms={"prompt": _ms(again)})
+
+            plan.fallback, plan.retry_when_empty = framed, True
+        return plan
 
     def edit_plan(self, text: str, fact: Fact) -> Plan:
         """The counterfactual model's plan for `text` under the one edit `fact` (SERAC in scope)."""
@@ -481,11 +495,14 @@ def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def _abstains(plan: Plan, raw: str) -> bool:
+def _abstains(plan: Plan, raw: str, stop: Sequence[str]) -> bool:
     """Whether `raw`, the completion of `plan`, abstains (a fallback is there): the model says
-    ABSTAIN, or its answer lacks what the plan expects it to contain."""
+    ABSTAIN, or its answer lacks what the plan expects it to contain, or (retry_when_empty) it is
+    empty."""
     if plan.fallback is None:
         return False
+    if plan.retry_when_empty:
+        return not clean_answer(raw, stop)
     answer = raw.lstrip().split("\n", 1)[0].strip()
     return answer == ABSTAIN or (bool(plan.expects) and not contains(answer, plan.expects))
 
@@ -494,7 +511,7 @@ def _fall_back(plan: Plan, spent_ms: float) -> Plan:
     """The plan's fallback, its timings after the abstaining model's ("abstained": its generation)."""
     assert plan.fallback is not None
     fallback = plan.fallback()
-    log.debug("the counterfactual model abstained on %r; the base model answers", plan.prompt[-80:])
+    log.debug("no answer stands for %r; its fallback answers", plan.prompt[-80:])
     timings = {k: v for k, v in plan.timings_ms.items() if k != "generate"}
     fallback.timings_ms = {**timings, "abstained": spent_ms, **fallback.timings_ms}
     return fallback

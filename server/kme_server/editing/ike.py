@@ -9,10 +9,13 @@ The prompt, for a query with retrieved facts (one block per demonstration, least
     New Fact: <fact.sentence()>
     Prompt: <query>
 
-and the model completes the last line. A question (a query ending in "?") is not a line to
-complete: its last line is the question frame instead (`Q: <query>\nA:` by default), the frame
-the answerer puts a bare question in. Without facts the prompt is the query itself, unchanged, so
+and the model completes the last line. Without facts the prompt is the query itself, unchanged, so
 an unrelated question gets exactly the base model's answer.
+
+The demonstrations are cloze lines. After "Prompt: <question>?" the model often starts a new
+block instead of answering, and the answer, cut at the line break, is empty. Such a question is
+put again with its last line in the question frame (`Q: <query>\nA:` by default; see
+`IKESettings.question_frame` and `Answerer.in_context_plan`).
 """
 from __future__ import annotations
 
@@ -75,12 +78,12 @@ class IKESettings(BaseModel):
     embedding_device: str = "cpu"
     fact_label: str = "New Fact:"
     prompt_label: str = "Prompt:"
-    # How a question's last line is written; None: like any prompt, after prompt_label. The
-    # demonstrations are cloze lines, and after "Prompt: <question>?" Gemma 3 270M starts a new
-    # block rather than answer, so the answer, cut at the line break, is empty (87 of 100 sampled
-    # MQuAKE scope-training questions, 0 with this frame; docs/BENCHMARKS.md). It is the frame
-    # AnsweringSettings.question_frame gives a bare question, so a question whose retrieved fact
-    # does not apply ends the way NONE's prompt does.
+    # How a question's last line is written when it is put again because the prompt above got an
+    # empty answer; None: never put again. After cloze demonstrations Gemma 3 270M answers most
+    # questions that way, and framed it answers them (docs/BENCHMARKS.md, "IN_CONTEXT and
+    # questions"). Not the first form, though: where the question mirrors the fact ("New Fact: What
+    # is X's birthplace? Y."), "Prompt:" copies the fact better than the frame. It is the frame
+    # AnsweringSettings.question_frame gives a bare question.
     question_frame: str | None = "Q: {}\nA:"
 
     _check_frame = field_validator("question_frame")(check_question_frame)
@@ -164,8 +167,12 @@ class InContextEditor:
 
         return [demo for demo, _ in pool.select(vector, counts, exclude)]
 
-    def render(self, query: str, facts: Sequence[Fact], demos: Sequence[Demo]) -> str:
-        """The prompt text; exactly `query` when there are no facts."""
+    def render(self, query: str, facts: Sequence[Fact], demos: Sequence[Demo], *, framed: bool = False) -> str:
+        """The prompt text; exactly `query` when there are no facts.
+
+        `framed`: the last line is `query` in the question frame (when there is one) rather than
+        after the prompt label.
+        """
         if not facts:
             return query
         s = self.settings
@@ -175,7 +182,7 @@ class InContextEditor:
             if sentence not in seen:  # two hits on one fact would say it twice
                 seen.append(sentence)
         facts_block = "".join(f"{s.fact_label} {sentence}\n" for sentence in seen)
-        if s.question_frame is not None and query.rstrip().endswith("?"):
+        if framed and s.question_frame is not None:
             return "".join(blocks) + facts_block + s.question_frame.format(query.strip())
         return "".join(blocks) + facts_block + f"{s.prompt_label} {query}"
 
