@@ -2,7 +2,8 @@
 # The editing-quality and multi-hop runs of docs/BENCHMARKS.md, one after another (they share the
 # CPU, so never in parallel). Reports and per-case results land in .bench/ (git-ignored).
 #   bash bench/run_quality.sh [STEP...]
-#   steps: cf-full serac-prompts mquake zsre zsre-crossfit cf-systems mquake-edits agreement
+#   steps: cf-full serac-prompts mquake zsre zsre-crossfit cf-systems zsre-ike mquake-edits agreement
+#   (zsre and zsre-ike only when named)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -59,6 +60,9 @@ for step in "${steps[@]}"; do
                --json $OUT/zsre-crossfit.json ;;
     cf-systems) run cf-systems $KME eval counterfact $DATA/counterfact/counterfact-val.json --limit ${CF_SYSTEMS_LIMIT:-300} \
                --json $OUT/cf-systems.json --cases $OUT/cf-systems.jsonl ;;
+    zsre-ike)  # IN_CONTEXT on zsRE's questions; it uses nothing trained, so every record is scored
+      run zsre-ike $KME eval zsre $DATA/zsre/zsre-dev.json --systems in_context \
+               --json $OUT/zsre-ike.json --cases $OUT/zsre-ike.jsonl ;;
     mquake-edits) run mquake-edits $KME eval mquake-edits $DATA/mquake/mquake-cf-dev.json --limit 150 --systems none,auto \
                --json $OUT/mquake-edits.json --cases $OUT/mquake-edits.jsonl ;;
     serac-prompts)  # SERAC's counterfactual prompt: IKE's, in-scope demonstrations only, the edit alone
