@@ -63,14 +63,17 @@ def main() -> int:
     for record in records:
         question, edit = rng.choice(record["questions"]), record["edit"]
         demos = ike.select_demos(question)
-        head = "".join(f"New Fact: {d.fact}\nPrompt: {d.prompt} {d.answer}\n\n" for d in demos) + f"New Fact: {edit}\n"
-        answers = {name: clean_answer(model.generate(head + last(question), opts), STOP) for name, last in forms.items()}
+        blocks = "".join(f"New Fact: {d.fact}\nPrompt: {d.prompt} {d.answer}\n\n" for d in demos)
+        head = f"{blocks}New Fact: {edit}\n"
+        answers = {name: clean_answer(model.generate(head + last(question), opts), STOP)
+                   for name, last in forms.items()}
         first, framed = list(answers.values())[:2]
         answers["IKE's form, then the question frame when empty"] = first or framed  # what Answerer does
         for name, answer in answers.items():
             counts[name][0] += hit(answer, edit)
             counts[name][1] += not answer
-    print(f"{args.n} records of {args.questions.name} (seed {args.seed}), {model.name}, {ike.settings.demos} demonstrations")
+    print(f"{args.n} records of {args.questions.name} (seed {args.seed}), {model.name}, "
+          f"{ike.settings.demos} demonstrations")
     print("| last line of a question | hit | empty |")
     print("|---|---:|---:|")
     for name, (hits, empty) in counts.items():

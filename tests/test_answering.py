@@ -375,3 +375,8 @@ def test_only_an_empty_answer_to_a_question_is_put_again() -> None:
     unframed, model = _new_block_answerer(question_frame=None)
     assert unframed.ask("Where is the Eiffel Tower?", Mode.IN_CONTEXT).answer == ""
     assert len(model.prompts) == 1
+
+
+def test_a_bare_question_frame_without_one_place_is_refused() -> None:
+    with pytest.raises(ValueError, match="question_frame"):
+        AnsweringSettings(question_frame="Q: no place for the question")

@@ -151,8 +151,8 @@ def test_demos_about_the_query_subject_are_left_out() -> None:
 
 def test_duplicate_facts_are_stated_once() -> None:
     editor = InContextEditor(IKESettings(demos=0), pool=_pool(), embedder=HashEmbedder())
-    text = editor.build("The Eiffel Tower is located in", [FACT, FACT]).text
-    assert text == "New Fact: Eiffel Tower is located in Rome.\nPrompt: The Eiffel Tower is located in"
+    text = editor.build("Where is the Eiffel Tower?", [FACT, FACT]).text
+    assert text == "New Fact: Eiffel Tower is located in Rome.\nPrompt: Where is the Eiffel Tower?"
 
 
 def test_framed_puts_the_last_line_in_the_question_frame() -> None:

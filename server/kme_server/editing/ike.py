@@ -81,9 +81,10 @@ class IKESettings(BaseModel):
     # How a question's last line is written when it is put again because the prompt above got an
     # empty answer; None: never put again. After cloze demonstrations Gemma 3 270M often answers a
     # question that way (87 of 100 sampled MQuAKE scope-training questions), and framed it answers
-    # (docs/BENCHMARKS.md, "IN_CONTEXT and questions"). Not the first form, though: where the question mirrors the fact ("New Fact: What
-    # is X's birthplace? Y."), "Prompt:" copies the fact better than the frame. It is the frame
-    # AnsweringSettings.question_frame gives a bare question.
+    # (docs/BENCHMARKS.md, "IN_CONTEXT and questions"). Not the first form, though: where the
+    # question mirrors the fact ("New Fact: What is X's birthplace? Y."), "Prompt:" copies the fact
+    # better than the frame does. It is the frame AnsweringSettings.question_frame gives a bare
+    # question.
     question_frame: str | None = "Q: {}\nA:"
 
     _check_frame = field_validator("question_frame")(check_question_frame)

@@ -194,5 +194,5 @@ def mello_evaluate(answer: Callable[[str], str], asked: Sequence[dict],
     return t.row(), per_case
 
 
-__all__ = ["AskedCase", "MultiHopSettings", "Tally", "ask_cases", "edit_requests", "evaluate", "mello_evaluate", "restricted", "sample",
-           "stored_batches", "world_facts"]
+__all__ = ["AskedCase", "MultiHopSettings", "Tally", "ask_cases", "edit_requests", "evaluate", "mello_evaluate",
+           "restricted", "sample", "stored_batches", "world_facts"]
