@@ -350,6 +350,7 @@ def test_a_question_that_gets_an_empty_in_context_answer_is_put_again_in_the_que
     question = "Where is the Eiffel Tower?"
     if how == "ask":
         result = answerer.ask(question, Mode.IN_CONTEXT)
+        assert set(result.timings_ms) == {"retrieve", "prompt", "abstained", "generate"}
     elif how == "ask_many":
         result = answerer.ask_many([question, "The Eiffel Tower is located in"], Mode.IN_CONTEXT)[0]
     else:

@@ -513,7 +513,11 @@ def _fall_back(plan: Plan, spent_ms: float) -> Plan:
     fallback = plan.fallback()
     log.debug("no answer stands for %r; its fallback answers", plan.prompt[-80:])
     timings = {k: v for k, v in plan.timings_ms.items() if k != "generate"}
-    fallback.timings_ms = {**timings, "abstained": spent_ms, **fallback.timings_ms}
+    timings["abstained"] = spent_ms
+    # A step both plans took (building a prompt) is counted once with the time of both.
+    for key, ms in fallback.timings_ms.items():
+        timings[key] = timings.get(key, 0.0) + ms
+    fallback.timings_ms = timings
     return fallback
 
 
