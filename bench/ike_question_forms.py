@@ -8,7 +8,8 @@ break, the answer is empty. This takes a seeded sample of MQuAKE's scope-trainin
 sentence and questions it answers; training data, never evaluated on), puts one of each record's
 questions after its edit and the demonstrations IKE chooses for it, and counts, per form of the
 last line, the answers the edit sentence ends with (the edit's object: these sentences end with
-it) and the empty ones. The default model and IKE's settings are the service's (KME_ variables).
+it) and the empty ones. The default model, IKE's settings and the question frame are the
+service's (KME_ variables).
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def main() -> int:
     settings = Settings()
     model = load_model(settings.model)
     ike = InContextEditor(settings.answering.ike)
-    frame = ike.settings.question_frame or "Q: {}\nA:"
+    frame = settings.answering.question_frame
     opts = GenerationOptions(max_new_tokens=settings.answering.max_new_tokens, stop=STOP)
     forms: dict[str, Callable[[str], str]] = {
         "`Prompt: <question>` (IKE's form)": lambda q: f"Prompt: {q}",

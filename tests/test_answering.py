@@ -339,9 +339,9 @@ class NewBlockModel(FakeModel):
         return "" if re.search(r"Prompt: [^\n]*\?$", prompt) else super()._raw(prompt)
 
 
-def _new_block_answerer(**ike: object) -> tuple[Answerer, NewBlockModel]:
+def _new_block_answerer(**settings: object) -> tuple[Answerer, NewBlockModel]:
     model = NewBlockModel()
-    return _answerer(model=model, ike=IKESettings(demos=3, **ike)), model
+    return _answerer(model=model, **settings), model
 
 
 @pytest.mark.parametrize("how", ["ask", "ask_many", "stream"])
@@ -372,12 +372,20 @@ def test_only_an_empty_answer_to_a_question_is_put_again() -> None:
     plain = _answerer()
     assert plain.ask("Where is the Eiffel Tower?", Mode.IN_CONTEXT).answer == "Rome"
     assert len(plain.model.prompts) == 1
-    # With no question frame, nothing is put again: the empty answer stands.
-    unframed, model = _new_block_answerer(question_frame=None)
+    # Switched off, nothing is put again: the empty answer stands.
+    unframed, model = _new_block_answerer(reframe_empty_questions=False)
     assert unframed.ask("Where is the Eiffel Tower?", Mode.IN_CONTEXT).answer == ""
     assert len(model.prompts) == 1
 
 
-def test_a_bare_question_frame_without_one_place_is_refused() -> None:
+@pytest.mark.parametrize("frame", ["Q: no place for the question", "Q: {} and {}", "Q: {q}", "Q: {"])
+def test_a_question_frame_without_one_place_is_refused(frame: str) -> None:
     with pytest.raises(ValueError, match="question_frame"):
-        AnsweringSettings(question_frame="Q: no place for the question")
+        AnsweringSettings(question_frame=frame)
+
+
+def test_the_retry_uses_the_answerers_question_frame() -> None:
+    answerer, model = _new_block_answerer(question_frame="Question: {}\nAnswer:")
+    assert answerer.ask("Where is the Eiffel Tower?", Mode.IN_CONTEXT).answer == "Rome"
+    assert model.prompts[-1].endswith(
+        "New Fact: Eiffel Tower is located in Rome.\nQuestion: Where is the Eiffel Tower?\nAnswer:")

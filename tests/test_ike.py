@@ -155,21 +155,14 @@ def test_duplicate_facts_are_stated_once() -> None:
     assert text == "New Fact: Eiffel Tower is located in Rome.\nPrompt: Where is the Eiffel Tower?"
 
 
-def test_framed_puts_the_last_line_in_the_question_frame() -> None:
-    editor = InContextEditor(IKESettings(demos=2, question_frame="Question: {}\nAnswer:"), pool=_pool(),
-                             embedder=HashEmbedder())
+def test_a_frame_puts_the_last_line_in_it() -> None:
+    editor = InContextEditor(IKESettings(demos=2), pool=_pool(), embedder=HashEmbedder())
     built = editor.build("Where is the Eiffel Tower? ", [FACT])
-    framed = editor.render("Where is the Eiffel Tower? ", [FACT], built.demos, framed=True)
+    framed = editor.render("Where is the Eiffel Tower? ", [FACT], built.demos, frame="Question: {}\nAnswer:")
     # The same demonstrations and facts; only the last line differs.
     assert framed == built.text.rsplit("Prompt: ", 1)[0] + "Question: Where is the Eiffel Tower?\nAnswer:"
-    unframed = InContextEditor(IKESettings(demos=0, question_frame=None), pool=_pool(), embedder=HashEmbedder())
-    assert unframed.render("Where is it?", [FACT], (), framed=True).endswith("Prompt: Where is it?")
-
-
-@pytest.mark.parametrize("frame", ["Q: no place", "Q: {} and {}", "Q: {q}", "Q: {"])
-def test_a_question_frame_without_one_place_is_refused(frame: str) -> None:
-    with pytest.raises(ValueError, match="question_frame"):
-        IKESettings(question_frame=frame)
+    unframed = InContextEditor(IKESettings(demos=0), pool=_pool(), embedder=HashEmbedder())
+    assert unframed.render("Where is it?", [FACT], (), frame=None).endswith("Prompt: Where is it?")
 
 
 def test_shipped_pool_is_training_data_only() -> None:

@@ -13,9 +13,9 @@ and the model completes the last line. Without facts the prompt is the query its
 an unrelated question gets exactly the base model's answer.
 
 The demonstrations are cloze lines. After "Prompt: <question>?" the model often starts a new
-block instead of answering, and the answer, cut at the line break, is empty. Such a question is
-put again with its last line in the question frame (`Q: <query>\nA:` by default; see
-`IKESettings.question_frame` and `Answerer.in_context_plan`).
+block instead of answering, and the answer, cut at the line break, is empty. The answerer then
+puts the question again with its last line in its question frame (`render(..., frame=...)`;
+`AnsweringSettings.reframe_empty_questions`, `Answerer.in_context_plan`).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from kme_store.facts import Fact, normalize_name
 
@@ -35,23 +35,6 @@ from kme_server.editing.demos import Demo, DemoKind, DemoPool
 from kme_server.editing.embedding import SentenceEmbedder, TextEmbedder
 
 log = logging.getLogger(__name__)
-
-
-def check_question_frame(frame: str | None) -> str | None:
-    """`frame` if it holds the question's place exactly once ("{}"), else a ValueError saying so.
-
-    Checked when settings load, so that a frame which would drop the question, or fail to format,
-    is refused at start rather than at the first question.
-    """
-    if frame is None:
-        return frame
-    try:
-        filled = frame.format("\0")
-    except (IndexError, KeyError, ValueError) as e:
-        raise ValueError(f"question frame {frame!r} must have one '{{}}' and no other braces ({e})") from None
-    if filled.count("\0") != 1:
-        raise ValueError(f"question frame {frame!r} must have exactly one '{{}}' for the question")
-    return frame
 
 
 def default_pool_path() -> Path:
@@ -78,16 +61,6 @@ class IKESettings(BaseModel):
     embedding_device: str = "cpu"
     fact_label: str = "New Fact:"
     prompt_label: str = "Prompt:"
-    # How a question's last line is written when it is put again because the prompt above got an
-    # empty answer; None: never put again. After cloze demonstrations Gemma 3 270M often answers a
-    # question that way (87 of 100 sampled MQuAKE scope-training questions), and framed it answers
-    # (docs/BENCHMARKS.md, "IN_CONTEXT and questions"). Not the first form, though: where the
-    # question mirrors the fact ("New Fact: What is X's birthplace? Y."), "Prompt:" copies the fact
-    # better than the frame does. It is the frame AnsweringSettings.question_frame gives a bare
-    # question.
-    question_frame: str | None = "Q: {}\nA:"
-
-    _check_frame = field_validator("question_frame")(check_question_frame)
 
     def kind_counts(self) -> dict[DemoKind, int]:
         """How many demonstrations of each kind make up `demos`."""
@@ -168,10 +141,10 @@ class InContextEditor:
 
         return [demo for demo, _ in pool.select(vector, counts, exclude)]
 
-    def render(self, query: str, facts: Sequence[Fact], demos: Sequence[Demo], *, framed: bool = False) -> str:
+    def render(self, query: str, facts: Sequence[Fact], demos: Sequence[Demo], *, frame: str | None = None) -> str:
         """The prompt text; exactly `query` when there are no facts.
 
-        `framed`: the last line is `query` in the question frame (when there is one) rather than
+        `frame` (a question frame such as "Q: {}\nA:"): the last line is `query` in it rather than
         after the prompt label.
         """
         if not facts:
@@ -183,8 +156,8 @@ class InContextEditor:
             if sentence not in seen:  # two hits on one fact would say it twice
                 seen.append(sentence)
         facts_block = "".join(f"{s.fact_label} {sentence}\n" for sentence in seen)
-        if framed and s.question_frame is not None:
-            return "".join(blocks) + facts_block + s.question_frame.format(query.strip())
+        if frame is not None:
+            return "".join(blocks) + facts_block + frame.format(query.strip())
         return "".join(blocks) + facts_block + f"{s.prompt_label} {query}"
 
     def build(self, query: str, facts: Sequence[Fact], counts: dict[DemoKind, int] | None = None) -> IKEPrompt:
