@@ -64,6 +64,20 @@ def test_calibration_takes_the_cloze_only_where_it_is_significantly_better(setti
     assert calibrate(_model(catalogue), catalogue, KNOWN, per_relation=2, alpha=0.3).styles["P937"] == "cloze"
 
 
+def test_added_examples_follow_the_relations_own_and_never_turn_a_cloze_few_shot(settings):
+    get = RelationCatalogue.from_settings(settings).get
+    demos = [("Germany", "Berlin"), ("Austria", "Vienna")]
+    assert hop_prompt("Bulgaria", get("P36"), "few_shot", demos) == (
+        "Q: What is the capital of France? A: Paris\n"
+        "Q: What is the capital of Germany? A: Berlin\nQ: What is the capital of Austria? A: Vienna\n"
+        "Q: What is the capital of Bulgaria? A:")
+    assert hop_prompt("Bulgaria", get("P36"), "cloze", demos) == "The capital of Bulgaria is"
+    # A relation without examples of its own is asked few-shot once it has some, else by its cloze.
+    assert hop_prompt("Hamlet", get("P50"), "few_shot", [("Faust", "Goethe")]) == (
+        "Q: Who is the author of Faust? A: Goethe\nQ: Who is the author of Hamlet? A:")
+    assert hop_prompt("Hamlet", get("P50"), "few_shot") == "The author of Hamlet is"
+
+
 def test_sign_test():
     assert sign_test(0, 0) == 1.0
     assert sign_test(5, 0) == 1 / 32

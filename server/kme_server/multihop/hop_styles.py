@@ -39,10 +39,18 @@ Style = Literal["cloze", "few_shot"]
 STYLES: tuple[Style, ...] = ("cloze", "few_shot")
 
 
-def hop_prompt(entity: str, rel: Relation, style: Style) -> str:
-    """The prompt for one hop in `style`; a relation without examples is asked by its cloze."""
-    if style == "few_shot" and rel.examples:
-        return f"{rel.examples}\nQ: {rel.question.format(entity)} A:"
+def hop_prompt(entity: str, rel: Relation, style: Style, demos: Sequence[tuple[str, str]] = ()) -> str:
+    """The prompt for one hop in `style`; a relation without examples is asked by its cloze.
+
+    `demos` (subject, object) are more examples of the relation, written as its own examples are
+    and put after them, closest to the question; a few-shot prompt may consist of them alone.
+    The walker passes none: stored facts as demonstrations were measured and not built
+    (bench/hop_demos.py, docs/BENCHMARKS.md).
+    """
+    lines = [rel.examples] if rel.examples else []
+    lines += [f"Q: {rel.question.format(subject)} A: {obj}" for subject, obj in demos]
+    if style == "few_shot" and lines:
+        return "\n".join([*lines, f"Q: {rel.question.format(entity)} A:"])
     return rel.cloze.format(entity)
 
 
