@@ -1,6 +1,6 @@
 """Model hops with stored facts as more few-shot examples: measured, not built into the walker.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/hop_demos.py [--n 200] [--k 6]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/hop_demos.py [--n 200] [--k 6] [--walk-cases F] [--pools P,...]
 
 The walker asks the base model for a hop the store cannot answer, few-shot with the relation's
 fixed examples (or by its cloze, per `make hop-styles`). Would stored facts of the same
@@ -17,6 +17,10 @@ Pools, each with a seeded sample of its own facts as the hops:
 - known: ROME's known_1000 (the hop-styles calibration set), all of it stored;
 - mquake-world: MQuAKE-CF dev's original chains (bench/hop_prompts.py's sample of unedited hops);
 - mquake-edits: the same with the cases' edits stored over them, as `kme eval mquake` stores them.
+- mquake-walk (with --walk-cases, a `kme eval mquake --cases` file): the distinct hops the model
+  answered in that run's world setting on questions read as their gold chain (the gold chain is
+  read here only to know each hop's gold answer), world facts stored: the hops that decide
+  cases.
 No demonstration is about the asked subject: a real model hop has no stored fact of its
 (subject, relation), or the walker would not ask the model. A hop is known when the normalized
 answer contains the gold answer or an alias.
@@ -56,6 +60,28 @@ def known_pool(data_dir: Path, catalogue: RelationCatalogue, n: int, seed: int) 
     return list(facts.values()), [(s, rid, [facts[(s, rid)]["object"]]) for s, rid in keys]
 
 
+def walk_hops(cases: list[dict], path: Path) -> list[Hop]:
+    """The distinct model hops of a run's world setting on questions read as their gold chain."""
+    by_id = {c["case_id"]: c for c in cases}
+    label_ids = {label: rid for c in cases
+                 for (_, rid, _), (_, label, _) in zip(c["orig"]["triples"], c["orig"]["triples_labeled"])}
+    hops: dict[tuple[str, str], list[str]] = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if row["setting"] != "world":
+            continue
+        case = by_id[row["case_id"]]
+        chain, single = case["orig"]["new_triples_labeled"], case["new_single_hops"]
+        gold = [label for _, label, _ in case["orig"]["triples_labeled"]]
+        for question in row["questions"]:
+            if [hop[1] for hop in question["chain"]] != gold:
+                continue
+            for i, (subject, label, _, source) in enumerate(question["chain"]):
+                if source == "model" and subject == chain[i][0]:
+                    hops[(subject, label_ids[label])] = [single[i]["answer"], *single[i]["answer_alias"]]
+    return [(s, rid, gold) for (s, rid), gold in hops.items()]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
@@ -63,6 +89,8 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=6, help="demonstrations added (default %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hop-styles", type=Path, default=ROOT / ".cache" / "hop-styles.json")
+    ap.add_argument("--walk-cases", type=Path, help="a kme eval mquake --cases file: add the mquake-walk pool")
+    ap.add_argument("--pools", help="comma-separated pools to ask (default: all)")
     args = ap.parse_args()
     from kme_server.models import ModelSettings, load_model
 
@@ -77,8 +105,15 @@ def main() -> int:
     pools = {"known": ([known_facts], known_hops),
              "mquake-world": (stored_batches(cases, True)[:1], mquake_hops),
              "mquake-edits": (stored_batches(cases, True), mquake_hops)}
+    if args.walk_cases:
+        pools["mquake-walk"] = (stored_batches(cases, True)[:1], walk_hops(cases, args.walk_cases))
     rows = []
-    for name, (batches, hops) in pools.items():
+    chosen = args.pools.split(",") if args.pools else list(pools)
+    unknown = [p for p in chosen if p not in pools]
+    if unknown:
+        ap.error(f"--pools: unknown {', '.join(unknown)} (known here: {', '.join(pools)})")
+    for name in chosen:
+        batches, hops = pools[name]
         hops = [h for h in hops if catalogue.get(h[1]) is not None]
         with tempfile.TemporaryDirectory() as tmp, KnowledgeStore(Path(tmp) / "store", StoreSettings()) as store:
             for batch in batches:
