@@ -16,7 +16,7 @@ through `hop_prompt` with the per-relation styles (a relation asked by its cloze
 Pools, each with a seeded sample of its own facts as the hops:
 - known: ROME's known_1000 (the hop-styles calibration set), all of it stored;
 - mquake-world: MQuAKE-CF dev's original chains (bench/hop_prompts.py's sample of unedited hops);
-- mquake-edits: the same with the cases' edits stored over them, as `kme eval mquake` stores them.
+- mquake-edits: the same with the cases' edits stored over them, as `kme eval mquake` stores them;
 - mquake-walk (with --walk-cases, a `kme eval mquake --cases` file): the distinct hops the model
   answered in that run's world setting on questions read as their gold chain (the gold chain is
   read here only to know each hop's gold answer), world facts stored: the hops that decide
@@ -47,15 +47,20 @@ from kme_server.evaluation.multi_hop import stored_batches  # noqa: E402
 from kme_server.matching import contains  # noqa: E402
 from kme_server.multihop import MultiHopSettings, RelationCatalogue, normalize_answer  # noqa: E402
 from kme_server.multihop.hop_styles import HopStyles, hop_prompt  # noqa: E402
+from kme_server.multihop.relations import Relation  # noqa: E402
 
 Hop = tuple[str, str, list[str]]  # subject, relation id, gold answers
 
 
 def known_pool(data_dir: Path, catalogue: RelationCatalogue, n: int, seed: int) -> tuple[list[dict], list[Hop]]:
+    """known_1000's facts of catalogued relations as store facts, and a seeded sample of them as hops."""
     records = json.loads((data_dir / "rome_known" / "known_1000.json").read_text())
-    facts = {(r["subject"], r["relation_id"]): {"subject": r["subject"], "relation": catalogue.get(r["relation_id"]).label,
-                                                "relation_id": r["relation_id"], "object": r["attribute"]}
-             for r in records if catalogue.get(r["relation_id"]) is not None}
+    facts = {}
+    for r in records:
+        rel = catalogue.get(r["relation_id"])
+        if rel is not None:
+            facts[(r["subject"], r["relation_id"])] = {"subject": r["subject"], "relation": rel.label,
+                                                      "relation_id": r["relation_id"], "object": r["attribute"]}
     keys = random.Random(seed).sample(sorted(facts), min(n, len(facts)))
     return list(facts.values()), [(s, rid, [facts[(s, rid)]["object"]]) for s, rid in keys]
 
@@ -138,7 +143,7 @@ def main() -> int:
     return 0
 
 
-def _demos(store: KnowledgeStore, rel, subject: str, way: str, k: int) -> list[tuple[str, str]]:
+def _demos(store: KnowledgeStore, rel: Relation, subject: str, way: str, k: int) -> list[tuple[str, str]]:
     """Up to `k` (subject, object) of stored facts of `rel` about other subjects, best last."""
     if way == "fixed":
         return []
