@@ -55,17 +55,20 @@ def main() -> int:
     ike = InContextEditor(settings.answering.ike)
     frame = settings.answering.question_frame
     opts = GenerationOptions(max_new_tokens=settings.answering.max_new_tokens, stop=STOP)
+    fact_label, prompt_label = ike.settings.fact_label, ike.settings.prompt_label
     forms: dict[str, Callable[[str], str]] = {
-        "`Prompt: <question>` (IKE's form)": lambda q: f"Prompt: {q}",
+        f"`{prompt_label} <question>` (IKE's form)": lambda q: f"{prompt_label} {q}",
         f"`{frame.format('<question>')}` (the question frame)".replace("\n", "\\n"): lambda q: frame.format(q),
-        "`Prompt: <question>\\nAnswer:`": lambda q: f"Prompt: {q}\nAnswer:",
+        f"`{prompt_label} <question>\\nAnswer:`": lambda q: f"{prompt_label} {q}\nAnswer:",
     }
     counts = {name: [0, 0] for name in [*forms, "IKE's form, then the question frame when empty"]}
     for record in records:
         question, edit = rng.choice(record["questions"]), record["edit"]
         demos = ike.select_demos(question)
-        blocks = "".join(f"New Fact: {d.fact}\nPrompt: {d.prompt} {d.answer}\n\n" for d in demos)
-        head = f"{blocks}New Fact: {edit}\n"
+        # InContextEditor.render's layout, with the edit sentence as it stands for the fact (render
+        # would write a Fact's own sentence, and these records have none).
+        blocks = "".join(f"{fact_label} {d.fact}\n{prompt_label} {d.prompt} {d.answer}\n\n" for d in demos)
+        head = f"{blocks}{fact_label} {edit}\n"
         answers = {name: clean_answer(model.generate(head + last(question), opts), STOP)
                    for name, last in forms.items()}
         first, framed = list(answers.values())[:2]
